@@ -1,0 +1,281 @@
+import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
+import type { Tx } from "../../db/client.ts";
+import {
+  type AttemptOutcome,
+  attempts,
+  deliveries,
+  type Endpoint,
+  endpointSecrets,
+  endpoints,
+  events,
+} from "../../db/schema/index.ts";
+import type { Deps } from "../deps.ts";
+import { enqueueDeliveries } from "../jobs/enqueue.ts";
+import type { DeliverJob } from "../jobs/queues.ts";
+import { newId } from "../lib/ids.ts";
+import { cancelPendingDeliveries, disableEndpoint } from "../services/endpoints/cancel-pending.ts";
+import { isReservedHeader, USER_AGENT } from "./headers.ts";
+import { nextAttemptDelay, parseRetryAfter } from "./retry-policy.ts";
+import { type SendResult, sendWebhook } from "./send.ts";
+import { signatureHeader } from "./sign.ts";
+import { resolveDestination } from "./ssrf.ts";
+
+export type AttemptReport = {
+  deliveryId: string;
+  endpointId: string | null;
+  outcome: AttemptOutcome | "skipped";
+  status?: number;
+  durationMs?: number;
+  next?: "retry" | "dead" | "done";
+  /** When the retry is due (next = "retry"). */
+  nextAt?: Date;
+};
+
+/**
+ * Runs one delivery job: load, re-check, sign, send, and record the attempt together with the
+ * delivery's new state and (on failure) the next attempt's job, in one transaction.
+ */
+export async function runDeliveryAttempt(deps: Deps, job: DeliverJob): Promise<AttemptReport> {
+  const { db, config, logger } = deps;
+  const [row] = await db
+    .select({ delivery: deliveries, endpoint: endpoints, eventBody: events.body, eventId: events.id })
+    .from(deliveries)
+    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
+    .innerJoin(events, eq(events.id, deliveries.eventId))
+    .where(eq(deliveries.id, job.deliveryId))
+    .limit(1);
+  if (!row) return { deliveryId: job.deliveryId, endpointId: null, outcome: "skipped" };
+  const { delivery, endpoint } = row;
+  const skipped: AttemptReport = { deliveryId: delivery.id, endpointId: endpoint.id, outcome: "skipped" };
+  // A stale job (superseded by a manual retry/redrive) or a delivery finished or cancelled meanwhile.
+  if (delivery.status !== "pending" || delivery.generation !== job.generation) return skipped;
+  if (endpoint.deletedAt || endpoint.disabled) {
+    await db.transaction((tx) => disableOrCancel(tx, endpoint));
+    return skipped;
+  }
+
+  const now = deps.now();
+  const secrets = await activeSecrets(deps, endpoint.id, now);
+  const timestamp = Math.floor(now.getTime() / 1000);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(endpoint.headers))
+    if (!isReservedHeader(k)) headers[k.toLowerCase()] = v;
+  Object.assign(headers, {
+    "content-type": "application/json",
+    "user-agent": USER_AGENT,
+    "webhook-id": row.eventId,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": signatureHeader(secrets, row.eventId, timestamp, row.eventBody),
+  });
+
+  const policy = {
+    allowCidrs: config.SSRF_ALLOW_CIDRS,
+    requireHttps: config.SIGNALPOST_ENV === "production",
+  };
+  const dest = await resolveDestination(endpoint.url, policy, deps.resolver);
+  let result: SendResult;
+  let outcome: AttemptOutcome;
+  if (!dest.ok) {
+    result = {
+      kind: "error",
+      errorClass: dest.kind === "dns" ? "dns" : "network",
+      message: dest.reason,
+      durationMs: 0,
+    };
+    outcome = dest.kind === "blocked" ? "blocked" : "failed";
+    if (outcome === "blocked")
+      logger.warn(
+        { deliveryId: delivery.id, endpointId: endpoint.id, reason: dest.reason },
+        "delivery blocked by SSRF guard",
+      );
+  } else {
+    result = await sendWebhook({
+      url: dest.url,
+      address: dest.address,
+      family: dest.family,
+      headers,
+      body: row.eventBody,
+      timeoutMs: config.DELIVERY_TIMEOUT,
+      responseCapBytes: config.DELIVERY_RESPONSE_CAP_BYTES,
+    });
+    outcome =
+      result.kind === "response" && result.status >= 200 && result.status < 300 ? "succeeded" : "failed";
+  }
+
+  const masked = maskedRequestHeaders(headers);
+  return db.transaction(async (tx) => {
+    const finishedAt = deps.now();
+    const [updated] = await tx
+      .update(deliveries)
+      .set({ attemptCount: sql`${deliveries.attemptCount} + 1`, lastAttemptAt: now, updatedAt: finishedAt })
+      .where(eq(deliveries.id, delivery.id))
+      .returning();
+    if (!updated) return skipped;
+    const errorClass =
+      outcome === "blocked"
+        ? "blocked"
+        : result.kind === "error"
+          ? result.errorClass
+          : outcome === "failed"
+            ? result.status >= 300 && result.status < 400
+              ? "redirect"
+              : "http_error"
+            : null;
+    const location = result.kind === "response" ? result.headers.location : undefined;
+    const errorMessage =
+      result.kind === "error"
+        ? result.message
+        : errorClass === "redirect"
+          ? `redirect not followed${location ? ` (Location: ${location})` : ""}`
+          : null;
+    await tx.insert(attempts).values({
+      id: newId("att"),
+      deliveryId: delivery.id,
+      tenantId: delivery.tenantId,
+      endpointId: endpoint.id,
+      number: updated.attemptCount,
+      trigger: job.trigger,
+      outcome,
+      url: endpoint.url,
+      startedAt: now,
+      durationMs: result.durationMs,
+      requestHeaders: masked,
+      statusCode: result.kind === "response" ? result.status : null,
+      errorClass,
+      errorMessage,
+      responseHeaders: result.kind === "response" ? result.headers : null,
+      responseBody: result.kind === "response" ? result.body : null,
+      responseTruncated: result.kind === "response" ? result.truncated : false,
+    });
+    const statusCode = result.kind === "response" ? result.status : null;
+    const lastError = errorMessage ?? (outcome === "failed" ? `HTTP ${statusCode}` : null);
+    // Another job (a manual retry) took over while this request was in flight: log, change nothing else.
+    if (updated.generation !== job.generation || updated.status !== "pending") {
+      return {
+        deliveryId: delivery.id,
+        endpointId: endpoint.id,
+        outcome,
+        durationMs: result.durationMs,
+        next: "done",
+      };
+    }
+    const report: AttemptReport = {
+      deliveryId: delivery.id,
+      endpointId: endpoint.id,
+      outcome,
+      durationMs: result.durationMs,
+      ...(statusCode !== null ? { status: statusCode } : {}),
+    };
+
+    if (outcome === "succeeded") {
+      await tx
+        .update(deliveries)
+        .set({
+          status: "succeeded",
+          completedAt: finishedAt,
+          nextAttemptAt: null,
+          lastStatusCode: statusCode,
+          lastError: null,
+        })
+        .where(eq(deliveries.id, delivery.id));
+      if (endpoint.failingSince)
+        await tx.update(endpoints).set({ failingSince: null }).where(eq(endpoints.id, endpoint.id));
+      return { ...report, next: "done" };
+    }
+
+    await tx
+      .update(endpoints)
+      .set({ failingSince: sql`coalesce(${endpoints.failingSince}, ${now.toISOString()}::timestamptz)` })
+      .where(eq(endpoints.id, endpoint.id));
+
+    if (statusCode === 410) {
+      await tx
+        .update(deliveries)
+        .set({
+          status: "dead",
+          completedAt: finishedAt,
+          nextAttemptAt: null,
+          lastStatusCode: 410,
+          lastError: "410 Gone: endpoint disabled",
+        })
+        .where(eq(deliveries.id, delivery.id));
+      await disableEndpoint(tx, endpoint.id, "the receiver answered 410 Gone");
+      logger.info({ endpointId: endpoint.id }, "endpoint disabled after 410 Gone");
+      return { ...report, next: "dead" };
+    }
+
+    const retryAfterMs =
+      result.kind === "response" && (statusCode === 429 || statusCode === 503)
+        ? parseRetryAfter(result.headers["retry-after"], finishedAt)
+        : null;
+    const delay = nextAttemptDelay({
+      schedule: endpoint.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
+      attemptsInCycle: updated.attemptCount - updated.cycleStart,
+      jitter: config.DELIVERY_JITTER,
+      retryAfterMs,
+      retryAfterMaxMs: config.DELIVERY_RETRY_AFTER_MAX,
+    });
+    if (delay === null) {
+      await tx
+        .update(deliveries)
+        .set({
+          status: "dead",
+          completedAt: finishedAt,
+          nextAttemptAt: null,
+          lastStatusCode: statusCode,
+          lastError,
+        })
+        .where(eq(deliveries.id, delivery.id));
+      return { ...report, next: "dead" };
+    }
+    const nextAt = new Date(finishedAt.getTime() + delay);
+    const generation = updated.generation + 1;
+    await tx
+      .update(deliveries)
+      .set({ nextAttemptAt: nextAt, generation, lastStatusCode: statusCode, lastError })
+      .where(eq(deliveries.id, delivery.id));
+    await enqueueDeliveries(deps.boss, tx, [
+      {
+        deliveryId: delivery.id,
+        generation,
+        trigger: "scheduled",
+        endpointId: endpoint.id,
+        maxConcurrency: endpoint.maxConcurrency,
+        startAfter: nextAt,
+      },
+    ]);
+    return { ...report, next: "retry", nextAt };
+  });
+}
+
+async function disableOrCancel(tx: Tx, endpoint: Endpoint): Promise<void> {
+  await cancelPendingDeliveries(
+    tx,
+    endpoint.id,
+    endpoint.deletedAt ? "endpoint deleted" : "endpoint disabled",
+  );
+}
+
+/** Decrypted secrets that still sign: the current one and any rotated-out ones inside their grace period. */
+async function activeSecrets(deps: Deps, endpointId: string, now: Date): Promise<string[]> {
+  const rows = await deps.db
+    .select()
+    .from(endpointSecrets)
+    .where(
+      and(
+        eq(endpointSecrets.endpointId, endpointId),
+        or(isNull(endpointSecrets.expiresAt), gt(endpointSecrets.expiresAt, now)),
+      ),
+    )
+    .orderBy(endpointSecrets.createdAt);
+  // Newest first, so the current secret's signature leads.
+  return rows.reverse().map((r) => deps.keyring.decrypt(r.keyId, r.ciphertext));
+}
+
+/** Request headers as logged in the attempt row: signatures kept (they are not secrets), custom sensitive values masked. */
+function maskedRequestHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers))
+    out[k] = /authorization|key|token|secret|cookie/i.test(k) ? "********" : v;
+  return out;
+}

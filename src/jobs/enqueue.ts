@@ -1,0 +1,56 @@
+import { sql as dsql } from "drizzle-orm";
+import { fromDrizzle, type PgBoss } from "pg-boss";
+import type { Tx } from "../../db/client.ts";
+import { DeliverJob, FanoutJob, QUEUES } from "./queues.ts";
+
+/** Channel our workers LISTEN on to wake the moment new work commits. */
+export const WAKE_CHANNEL = "signalpost_wake";
+
+/**
+ * Enqueues fan-out for events inside the caller's transaction: the event rows and their jobs
+ * commit or roll back together.
+ */
+export async function enqueueFanout(boss: PgBoss, tx: Tx, eventIds: readonly string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await boss.insert(
+    QUEUES.fanout,
+    eventIds.map((eventId) => ({ data: FanoutJob.parse({ eventId }) })),
+    { db: fromDrizzle(tx, dsql) },
+  );
+  await tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'fanout')`);
+}
+
+export type DeliverJobInput = DeliverJob & {
+  endpointId: string;
+  maxConcurrency?: number | null;
+  startAfter?: Date;
+};
+
+/** Enqueues delivery attempts inside the caller's transaction. Group = endpoint, for concurrency limits. */
+export async function enqueueDeliveries(
+  boss: PgBoss,
+  tx: Tx,
+  jobs: readonly DeliverJobInput[],
+): Promise<void> {
+  if (jobs.length === 0) return;
+  await boss.insert(
+    QUEUES.deliver,
+    jobs.map((j) => ({
+      data: DeliverJob.parse({ deliveryId: j.deliveryId, generation: j.generation, trigger: j.trigger }),
+      group: { id: j.endpointId, ...(j.maxConcurrency ? { tier: concurrencyTier(j.maxConcurrency) } : {}) },
+      ...(j.startAfter ? { startAfter: j.startAfter } : {}),
+    })),
+    { db: fromDrizzle(tx, dsql) },
+  );
+  if (jobs.some((j) => !j.startAfter)) await tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'deliver')`);
+}
+
+/** Per-endpoint concurrency is expressed as a pg-boss group tier `c<N>`. */
+export function concurrencyTier(n: number): string {
+  return `c${n}`;
+}
+
+/** The tiers map handed to fetch: `c1` → 1 … `c64` → 64. */
+export function concurrencyTiers(max = 64): Record<string, number> {
+  return Object.fromEntries(Array.from({ length: max }, (_, i) => [concurrencyTier(i + 1), i + 1]));
+}

@@ -1,0 +1,55 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+export type KeyringKey = { id: string; key: Buffer };
+
+/**
+ * Encrypts endpoint secrets at rest with AES-256-GCM. Ciphertext format:
+ * `v1.<base64 iv>.<base64 tag>.<base64 data>`; the key id is stored in its own column so old rows
+ * can be found and re-encrypted after the operator rotates the key.
+ */
+export class Keyring {
+  readonly current: KeyringKey;
+  readonly #byId: Map<string, Buffer>;
+
+  constructor(current: KeyringKey, old: KeyringKey[] = []) {
+    this.current = current;
+    this.#byId = new Map([...old.map((k) => [k.id, k.key] as const), [current.id, current.key]]);
+  }
+
+  encrypt(plaintext: string): { keyId: string; ciphertext: string } {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.current.key, iv);
+    const data = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+    const tag = cipher.getAuthTag();
+    return {
+      keyId: this.current.id,
+      ciphertext: `v1.${iv.toString("base64")}.${tag.toString("base64")}.${data.toString("base64")}`,
+    };
+  }
+
+  decrypt(keyId: string, ciphertext: string): string {
+    const key = this.#byId.get(keyId);
+    if (!key) throw new Error(`no encryption key with id ${keyId} is configured`);
+    const [version, iv, tag, data] = ciphertext.split(".");
+    if (version !== "v1" || !iv || !tag || !data) throw new Error("unrecognised ciphertext format");
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64"));
+    decipher.setAuthTag(Buffer.from(tag, "base64"));
+    return Buffer.concat([decipher.update(Buffer.from(data, "base64")), decipher.final()]).toString("utf8");
+  }
+}
+
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Constant-time comparison of two strings of any length. */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+/** URL-safe random token material. */
+export function randomToken(bytes: number): string {
+  return randomBytes(bytes).toString("base64url");
+}

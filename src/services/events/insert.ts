@@ -1,0 +1,62 @@
+import { inArray } from "drizzle-orm";
+import type { Tx } from "../../../db/client.ts";
+import { events } from "../../../db/schema/index.ts";
+import type { Deps } from "../../deps.ts";
+import { enqueueFanout } from "../../jobs/enqueue.ts";
+import { newId } from "../../lib/ids.ts";
+
+export type NewEvent = {
+  type: string;
+  data: unknown;
+  /** null/undefined = every tenant */
+  tenantId?: string | null;
+  symbol?: string | null;
+  /** Event time; defaults to now. */
+  occurredAt?: Date;
+};
+
+export type StoredEvent = typeof events.$inferSelect;
+
+/**
+ * The body every delivery of this event sends, fixed at publish time (Standard Webhooks envelope).
+ * JSON.stringify escapes U+2028/2029 nowhere, so they travel as raw UTF-8 and count in content-length.
+ */
+export function envelope(type: string, occurredAt: Date, data: unknown): string {
+  return JSON.stringify({ type, timestamp: occurredAt.toISOString(), data });
+}
+
+/**
+ * Inserts events and enqueues their fan-out in the caller's transaction. Used by the publish API,
+ * the change detector and operational events: a commit has both or neither.
+ */
+export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[]): Promise<StoredEvent[]> {
+  if (input.length === 0) return [];
+  const now = deps.now();
+  const rows = input.map((e) => {
+    const occurredAt = e.occurredAt ?? now;
+    return {
+      id: newId("evt"),
+      type: e.type,
+      tenantId: e.tenantId ?? null,
+      symbol: e.symbol ?? null,
+      body: envelope(e.type, occurredAt, e.data),
+      occurredAt,
+    };
+  });
+  const inserted = await tx.insert(events).values(rows).returning();
+  await enqueueFanout(
+    deps.boss,
+    tx,
+    inserted.map((e) => e.id),
+  );
+  return inserted;
+}
+
+export async function loadEvents(tx: Tx, ids: readonly string[]): Promise<StoredEvent[]> {
+  return ids.length
+    ? tx
+        .select()
+        .from(events)
+        .where(inArray(events.id, [...ids]))
+    : [];
+}
