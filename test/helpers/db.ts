@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
+import { inject } from "vitest";
 import { runMigrations } from "../../db/migrate.ts";
 
 /** A superuser connection to the test server's maintenance database. */
@@ -13,18 +14,24 @@ export function urlFor(database: string): string {
   return u.toString();
 }
 
-const TEMPLATE = `sp_template_${process.env.SP_TEMPLATE_TAG ?? "v1"}`;
-
 /** Creates the migrated template database; every test database is a cheap copy of it. */
-export async function prepareTemplate(): Promise<void> {
+export async function prepareTemplate(name: string): Promise<void> {
   const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`drop database if exists ${TEMPLATE} with (force)`);
-    await admin.unsafe(`create database ${TEMPLATE}`);
+    await admin.unsafe(`create database ${name}`);
   } finally {
     await admin.end();
   }
-  await runMigrations(urlFor(TEMPLATE));
+  await runMigrations(urlFor(name));
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+  } finally {
+    await admin.end();
+  }
 }
 
 export type TestDatabase = { name: string; url: string; drop: () => Promise<void> };
@@ -34,7 +41,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `sp_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database ${name} template ${TEMPLATE}`);
+    await admin.unsafe(`create database ${name} template ${inject("templateDb")}`);
   } finally {
     await admin.end();
   }
@@ -43,12 +50,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url: urlFor(name),
     drop: async () => {
       if (process.env.SP_KEEP_TEST_DB) return;
-      const a = postgres(adminUrl(), { max: 1, onnotice: () => {} });
-      try {
-        await a.unsafe(`drop database if exists ${name} with (force)`);
-      } finally {
-        await a.end();
-      }
+      await dropDatabase(name);
     },
   };
 }
