@@ -4,6 +4,7 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import { PgBoss } from "pg-boss";
 import postgres from "postgres";
 import { ensureQueues } from "../src/jobs/queues.ts";
+import { seedEventTypes } from "../src/services/event-types/seed.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations", import.meta.url));
 export const BOSS_SCHEMA = "pgboss";
@@ -19,6 +20,8 @@ export async function runMigrations(url: string): Promise<void> {
     // connection, so the session-level lock covers every statement the migrator runs.
     await sql`select pg_advisory_lock(7283910001)`;
     await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_DIR });
+    // Reference data the app relies on (the built-in event types), upserted on every run.
+    await seedEventTypes(drizzle(sql));
     await sql`select pg_advisory_unlock(7283910001)`;
   } finally {
     await sql.end();

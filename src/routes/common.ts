@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { ZodError } from "zod";
 import type { Scope } from "../auth/principal.ts";
 import { ApiError, type FieldError, ForbiddenError, ValidationError } from "../errors/index.ts";
@@ -73,6 +73,19 @@ export function requireScope(c: Context<AppEnv>, scope: Scope): void {
 export function requireOperator(c: Context<AppEnv>): void {
   if (c.get("principal").role !== "operator")
     throw new ForbiddenError("only operator credentials may do this");
+}
+
+/**
+ * Route middleware (`createRoute({ middleware: [guard(...)] })`): 403 unless the caller is the
+ * operator (when `operator` is set) and holds every scope. It runs before input validation, so a
+ * caller without the right gets 403 whatever it sends.
+ */
+export function guard(opts: { scopes?: readonly Scope[]; operator?: boolean }): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (opts.operator) requireOperator(c);
+    for (const s of opts.scopes ?? []) requireScope(c, s);
+    await next();
+  };
 }
 
 export function serviceCtx(c: Context<AppEnv>): ServiceCtx {

@@ -1,0 +1,195 @@
+import { and, eq, inArray, isNull } from "drizzle-orm";
+import type { Tx } from "../../../db/client.ts";
+import { eventTypes, idempotencyKeys, tenants } from "../../../db/schema/index.ts";
+import { ApiError, type FieldError } from "../../errors/index.ts";
+import { recordAudit } from "../audit/record.ts";
+import type { ServiceCtx } from "../context.ts";
+import { envelope, insertEvents, type NewEvent, type StoredEvent } from "./insert.ts";
+
+export type PublishEventInput = {
+  type: string;
+  data: Record<string, unknown>;
+  tenantId?: string | undefined;
+  symbol?: string | undefined;
+  /** ISO 8601 event time; default now. */
+  timestamp?: string | undefined;
+};
+
+export type PublishRequest = {
+  events: readonly PublishEventInput[];
+  /** `single` answers with the event, `batch` with `{ data: [...] }`; also sets the error paths. */
+  shape: "single" | "batch";
+  idempotency?: { key: string; requestHash: string } | undefined;
+};
+
+/** The HTTP answer, as stored for `Idempotency-Key` replays. */
+export type PublishOutcome = { status: number; body: unknown; replayed: boolean };
+
+export type EventSummary = {
+  id: string;
+  type: string;
+  tenantId: string | null;
+  symbol: string | null;
+  timestamp: string;
+  createdAt: string;
+};
+
+/**
+ * Publishes one event or a batch, all or nothing, with fan-out enqueued in the same transaction.
+ *
+ * `Idempotency-Key`: inside the one transaction the key row is inserted first with ON CONFLICT DO
+ * NOTHING. A concurrent duplicate blocks on the primary key until the first commits, then finds the
+ * row and replays its stored answer; if the first rolls back, the duplicate proceeds as the first.
+ * Failed requests store nothing, so a corrected retry may reuse the key.
+ */
+export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promise<PublishOutcome> {
+  const { deps } = ctx;
+  const now = deps.now();
+  const at = (i: number, field: string) =>
+    req.shape === "single" ? `body.${field}` : `body.events.${i}.${field}`;
+  const prepared: NewEvent[] = req.events.map((e) => ({
+    type: e.type,
+    data: e.data,
+    tenantId: e.tenantId ?? null,
+    symbol: e.symbol ?? symbolFromData(e.data),
+    occurredAt: e.timestamp ? new Date(e.timestamp) : now,
+  }));
+  checkPayloadSizes(prepared, deps.config.MAX_PAYLOAD_BYTES, at);
+
+  return deps.db.transaction(async (tx) => {
+    if (req.idempotency) {
+      const replay = await claimIdempotencyKey(tx, ctx.principal.keyId, req.idempotency);
+      if (replay) return replay;
+    }
+    await checkReferences(tx, req.events, at);
+    const stored = await insertEvents(deps, tx, prepared);
+    const summaries = stored.map(toSummary);
+    const body = req.shape === "single" ? summaries[0] : { data: summaries };
+    if (req.shape === "single" && stored[0]) {
+      await recordAudit(tx, ctx, {
+        action: "event.publish",
+        targetType: "event",
+        targetId: stored[0].id,
+        tenantId: stored[0].tenantId,
+        details: { type: stored[0].type, symbol: stored[0].symbol },
+      });
+    } else {
+      await recordAudit(tx, ctx, {
+        action: "event.publish_batch",
+        targetType: "event",
+        targetId: null,
+        tenantId: null,
+        details: { count: stored.length, eventIds: stored.map((e) => e.id) },
+      });
+    }
+    if (req.idempotency) {
+      await tx
+        .update(idempotencyKeys)
+        .set({ responseStatus: 202, responseBody: body })
+        .where(
+          and(eq(idempotencyKeys.scope, ctx.principal.keyId), eq(idempotencyKeys.key, req.idempotency.key)),
+        );
+    }
+    return { status: 202, body, replayed: false };
+  });
+}
+
+export function toSummary(e: StoredEvent): EventSummary {
+  return {
+    id: e.id,
+    type: e.type,
+    tenantId: e.tenantId,
+    symbol: e.symbol,
+    timestamp: e.occurredAt.toISOString(),
+    createdAt: e.createdAt.toISOString(),
+  };
+}
+
+/** Events about one symbol carry it in `data.symbol`; endpoint symbol filters need it on the row. */
+function symbolFromData(data: Record<string, unknown>): string | null {
+  const s = data.symbol;
+  return typeof s === "string" && s.length > 0 && s.length <= 64 ? s : null;
+}
+
+/** 413 when any envelope (the exact bytes a delivery would send) exceeds the limit. */
+function checkPayloadSizes(
+  events: readonly NewEvent[],
+  max: number,
+  at: (i: number, field: string) => string,
+): void {
+  const errors: FieldError[] = [];
+  events.forEach((e, i) => {
+    const bytes = Buffer.byteLength(envelope(e.type, e.occurredAt ?? new Date(0), e.data), "utf8");
+    if (bytes > max)
+      errors.push({ path: at(i, "data"), message: `the event would be ${bytes} bytes; the limit is ${max}` });
+  });
+  if (errors.length)
+    throw new ApiError("payload_too_large", `event payloads are limited to ${max} bytes`, { errors });
+}
+
+/**
+ * Inserts the key row, or returns the stored answer of the request that holds it. A matching key
+ * with another request hash is refused: a client bug that would otherwise lose an event silently.
+ */
+async function claimIdempotencyKey(
+  tx: Tx,
+  scope: string,
+  idem: { key: string; requestHash: string },
+): Promise<PublishOutcome | null> {
+  const claimed = await tx
+    .insert(idempotencyKeys)
+    .values({ scope, key: idem.key, requestHash: idem.requestHash, responseStatus: 0, responseBody: {} })
+    .onConflictDoNothing()
+    .returning({ key: idempotencyKeys.key });
+  if (claimed.length) return null;
+  const [row] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, idem.key)))
+    .limit(1);
+  if (!row) throw new Error("idempotency key vanished between insert and select");
+  if (row.requestHash !== idem.requestHash)
+    throw new ApiError("unprocessable", "Idempotency-Key reused with a different request", {
+      errors: [
+        {
+          path: "header.idempotency-key",
+          message: "this key was first used with another method, path or body",
+        },
+      ],
+    });
+  return { status: row.responseStatus, body: row.responseBody, replayed: true };
+}
+
+/** 422 naming every unknown or deprecated type and every tenant that is not live. */
+async function checkReferences(
+  tx: Tx,
+  events: readonly PublishEventInput[],
+  at: (i: number, field: string) => string,
+): Promise<void> {
+  const typeNames = [...new Set(events.map((e) => e.type))];
+  const types = await tx
+    .select({ name: eventTypes.name, deprecatedAt: eventTypes.deprecatedAt })
+    .from(eventTypes)
+    .where(inArray(eventTypes.name, typeNames));
+  const byName = new Map(types.map((t) => [t.name, t]));
+  const tenantIds = [...new Set(events.flatMap((e) => (e.tenantId ? [e.tenantId] : [])))];
+  const live = tenantIds.length
+    ? await tx
+        .select({ id: tenants.id })
+        .from(tenants)
+        .where(and(inArray(tenants.id, tenantIds), isNull(tenants.deletedAt)))
+        .for("share")
+    : [];
+  const liveIds = new Set(live.map((t) => t.id));
+  const errors: FieldError[] = [];
+  events.forEach((e, i) => {
+    const t = byName.get(e.type);
+    if (!t) errors.push({ path: at(i, "type"), message: `unknown event type "${e.type}"` });
+    else if (t.deprecatedAt)
+      errors.push({ path: at(i, "type"), message: `event type "${e.type}" is deprecated` });
+    if (e.tenantId && !liveIds.has(e.tenantId))
+      errors.push({ path: at(i, "tenantId"), message: "no live tenant has this id" });
+  });
+  if (errors.length)
+    throw new ApiError("unprocessable", "the request names unknown or retired things", { errors });
+}
