@@ -6,8 +6,13 @@ export type Logger = pino.Logger;
  * Structured JSON logs. Secrets never reach a log line: fields that could carry them are redacted
  * by path as a second line of defence behind not logging them at all.
  */
-export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({
+export function createLogger(
+  level: string,
+  bindings: Record<string, unknown> = {},
+  /** Where lines go; default stdout. Tests pass a stream to inspect what was logged. */
+  destination?: pino.DestinationStream,
+): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: "signalpost", ...bindings },
     redact: {
@@ -25,5 +30,6 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
       ],
       censor: "[redacted]",
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
