@@ -1,0 +1,32 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { redriveDeadLetters } from "../../services/deliveries/redrive.ts";
+import { errorResponses, guard, security, serviceCtx } from "../common.ts";
+import type { AppEnv } from "../env.ts";
+import { RedriveBody, RedriveResultSchema } from "./schema.ts";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/dead-letters/redrive",
+  tags: ["dead letters"],
+  summary: "Redrive dead deliveries",
+  description:
+    "Starts a fresh retry cycle for every matching dead delivery (by ids, endpoint and/or dead-lettered since). A redriven delivery that fails again is dead-lettered again. Scope `deliveries:write`.",
+  security,
+  middleware: [guard({ scopes: ["deliveries:write"] })] as const,
+  request: { body: { required: true, content: { "application/json": { schema: RedriveBody } } } },
+  responses: {
+    202: { description: "Queued", content: { "application/json": { schema: RedriveResultSchema } } },
+    ...errorResponses,
+  },
+});
+
+export function registerRedrive(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, async (c) => {
+    const body = c.req.valid("json");
+    const result = await redriveDeadLetters(serviceCtx(c), {
+      ...body,
+      since: body.since ? new Date(body.since) : undefined,
+    });
+    return c.json(result, 202);
+  });
+}

@@ -1,0 +1,79 @@
+import { eq, sql } from "drizzle-orm";
+import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
+import { endpoints } from "../../../db/schema/index.ts";
+import { isSensitiveHeader } from "../../delivery/headers.ts";
+import { recordAudit } from "../audit/record.ts";
+import type { ServiceCtx } from "../context.ts";
+import { cancelPendingDeliveries } from "./cancel-pending.ts";
+import { changedFieldNames, type EndpointFields } from "./fields.ts";
+import { loadEndpoint } from "./load.ts";
+import { type EndpointView, MASK, toEndpointView } from "./present.ts";
+import { transactionWithRetry } from "./tx.ts";
+import { checkEndpointUrl, checkEventTypes } from "./validate.ts";
+
+export type UpdateEndpointInput = Partial<EndpointFields>;
+
+/**
+ * Changes an endpoint. A new URL is checked like at create time; the engine reads the URL at
+ * every attempt, so pending retries go to the new one. Disabling cancels pending deliveries;
+ * enabling clears the reason and the failure streak.
+ */
+export async function updateEndpoint(
+  ctx: ServiceCtx,
+  id: string,
+  input: UpdateEndpointInput,
+): Promise<EndpointView> {
+  if (input.url !== undefined) checkEndpointUrl(ctx, input.url);
+  return transactionWithRetry(ctx.deps.db, async (tx) => {
+    const { disabled, headers } = input;
+    // Scope check first; then deliveries before the endpoint row, the delivery engine's lock order.
+    const seen = await loadEndpoint(tx, ctx, id);
+    const disabling = disabled === true && !seen.disabled;
+    const cancelled = disabling ? await cancelPendingDeliveries(tx, id, "endpoint disabled") : 0;
+    const current = await loadEndpoint(tx, ctx, id, { forUpdate: true });
+    await checkEventTypes(tx, input.eventTypes);
+    const set: PgUpdateSetSource<typeof endpoints> = {
+      updatedAt: sql`now()`,
+      url: input.url,
+      description: input.description,
+      eventTypes: input.eventTypes,
+      symbols: input.symbols,
+      metadata: input.metadata,
+      rateLimitPerSecond: input.rateLimitPerSecond,
+      maxConcurrency: input.maxConcurrency,
+      retrySchedule: input.retrySchedule,
+      headers: headers === undefined ? undefined : keepMaskedValues(headers, current.headers),
+    };
+    // The same effect as disableEndpoint(), in the lock order above.
+    if (disabling) Object.assign(set, { disabled: true, disabledReason: "disabled by API" });
+    else if (disabled === false && current.disabled)
+      Object.assign(set, { disabled: false, disabledReason: null, failingSince: null });
+    const [row] = await tx.update(endpoints).set(set).where(eq(endpoints.id, id)).returning();
+    if (!row) throw new Error("updating the endpoint returned no row");
+    await recordAudit(tx, ctx, {
+      action: "endpoint.update",
+      targetType: "endpoint",
+      targetId: id,
+      tenantId: current.tenantId,
+      details: {
+        fields: changedFieldNames(input),
+        ...(headers !== undefined ? { headerNames: Object.keys(headers) } : {}),
+        ...(disabling ? { cancelledDeliveries: cancelled } : {}),
+      },
+    });
+    return toEndpointView(row);
+  });
+}
+
+/** A sensitive header sent back as the mask (from a GET) keeps its stored value. */
+function keepMaskedValues(
+  next: Record<string, string>,
+  stored: Record<string, string>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(next)) {
+    const old = stored[k];
+    out[k] = v === MASK && isSensitiveHeader(k) && old !== undefined ? old : v;
+  }
+  return out;
+}
