@@ -10,9 +10,12 @@ import {
   events,
 } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
+import { admitAttempt, postponeDelivery } from "../endpoint-health/admission.ts";
+import { recordEndpointHealth } from "../endpoint-health/outcome.ts";
 import { enqueueDeliveries } from "../jobs/enqueue.ts";
 import type { DeliverJob } from "../jobs/queues.ts";
 import { newId } from "../lib/ids.ts";
+import { recordAttemptMetrics } from "../metrics/delivery.ts";
 import { cancelPendingDeliveries, disableEndpoint } from "../services/endpoints/cancel-pending.ts";
 import { isReservedHeader, USER_AGENT } from "./headers.ts";
 import { nextAttemptDelay, parseRetryAfter } from "./retry-policy.ts";
@@ -31,11 +34,24 @@ export type AttemptReport = {
   nextAt?: Date;
 };
 
+export type AttemptOptions = {
+  /**
+   * Worker shutdown. Aborted before the request starts: throws (the job is released to the
+   * queue). Aborted mid-request: the request is cut, the attempt recorded as `aborted`, and the
+   * delivery rescheduled at once without using up a step of its retry schedule.
+   */
+  signal?: AbortSignal;
+};
+
 /**
  * Runs one delivery job: load, re-check, sign, send, and record the attempt together with the
  * delivery's new state and (on failure) the next attempt's job, in one transaction.
  */
-export async function runDeliveryAttempt(deps: Deps, job: DeliverJob): Promise<AttemptReport> {
+export async function runDeliveryAttempt(
+  deps: Deps,
+  job: DeliverJob,
+  opts: AttemptOptions = {},
+): Promise<AttemptReport> {
   const { db, config, logger } = deps;
   const [row] = await db
     .select({ delivery: deliveries, endpoint: endpoints, eventBody: events.body, eventId: events.id })
@@ -51,6 +67,12 @@ export async function runDeliveryAttempt(deps: Deps, job: DeliverJob): Promise<A
   if (delivery.status !== "pending" || delivery.generation !== job.generation) return skipped;
   if (endpoint.deletedAt || endpoint.disabled) {
     await db.transaction((tx) => disableOrCancel(tx, endpoint));
+    return skipped;
+  }
+  // Open circuit or over the endpoint's rate limit: reschedule without attempting.
+  const admission = await admitAttempt(deps, endpoint, job.trigger);
+  if (admission.kind === "postpone") {
+    await postponeDelivery(deps, delivery, endpoint, job, admission);
     return skipped;
   }
 
@@ -89,6 +111,7 @@ export async function runDeliveryAttempt(deps: Deps, job: DeliverJob): Promise<A
         "delivery blocked by SSRF guard",
       );
   } else {
+    opts.signal?.throwIfAborted();
     result = await sendWebhook({
       url: dest.url,
       address: dest.address,
@@ -97,13 +120,14 @@ export async function runDeliveryAttempt(deps: Deps, job: DeliverJob): Promise<A
       body: row.eventBody,
       timeoutMs: config.DELIVERY_TIMEOUT,
       responseCapBytes: config.DELIVERY_RESPONSE_CAP_BYTES,
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     outcome =
       result.kind === "response" && result.status >= 200 && result.status < 300 ? "succeeded" : "failed";
   }
 
   const masked = maskedRequestHeaders(headers);
-  return db.transaction(async (tx) => {
+  const report = await db.transaction(async (tx): Promise<AttemptReport> => {
     const finishedAt = deps.now();
     const [updated] = await tx
       .update(deliveries)
@@ -180,13 +204,41 @@ export async function runDeliveryAttempt(deps: Deps, job: DeliverJob): Promise<A
         .where(eq(deliveries.id, delivery.id));
       if (endpoint.failingSince)
         await tx.update(endpoints).set({ failingSince: null }).where(eq(endpoints.id, endpoint.id));
+      await recordEndpointHealth(deps, tx, endpoint.id, true);
       return { ...report, next: "done" };
+    }
+
+    if (result.kind === "error" && result.errorClass === "aborted") {
+      // Our shutdown, not the receiver's failure: retry at once (another worker picks it up) and
+      // start a new cycle at this count, so the schedule's remaining steps are all still there.
+      const generation = updated.generation + 1;
+      const nextAt = finishedAt;
+      await tx
+        .update(deliveries)
+        .set({
+          nextAttemptAt: nextAt,
+          generation,
+          cycleStart: sql`${deliveries.cycleStart} + 1`,
+          lastError,
+        })
+        .where(eq(deliveries.id, delivery.id));
+      await enqueueDeliveries(deps.boss, tx, [
+        {
+          deliveryId: delivery.id,
+          generation,
+          trigger: job.trigger,
+          endpointId: endpoint.id,
+          maxConcurrency: endpoint.maxConcurrency,
+        },
+      ]);
+      return { ...report, next: "retry", nextAt };
     }
 
     await tx
       .update(endpoints)
       .set({ failingSince: sql`coalesce(${endpoints.failingSince}, ${now.toISOString()}::timestamptz)` })
       .where(eq(endpoints.id, endpoint.id));
+    await recordEndpointHealth(deps, tx, endpoint.id, false);
 
     if (statusCode === 410) {
       await tx
@@ -246,6 +298,12 @@ export async function runDeliveryAttempt(deps: Deps, job: DeliverJob): Promise<A
     ]);
     return { ...report, next: "retry", nextAt };
   });
+  recordAttemptMetrics(deps, report, {
+    firstAttempt: delivery.attemptCount === 0,
+    eventId: row.eventId,
+    startedAt: now,
+  });
+  return report;
 }
 
 async function disableOrCancel(tx: Tx, endpoint: Endpoint): Promise<void> {

@@ -22,11 +22,13 @@ export class DeliveryDispatcher {
   readonly #deps: Deps;
   readonly #boss: PgBoss;
   readonly #opts: DispatcherOptions;
-  readonly #inflight = new Map<string, Promise<void>>();
+  readonly #inflight = new Map<string, { done: Promise<void>; abort: AbortController; job: Job<unknown> }>();
   #completed: Job<unknown>[] = [];
   #failed: { job: Job<unknown>; error: string }[] = [];
   #stopping = false;
   #wake: (() => void) | null = null;
+  /** A wake-up that arrived while the loop was not sleeping (e.g. mid-fetch); the next sleep is skipped. */
+  #woken = false;
   #loop: Promise<void> | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
   readonly #tiers = concurrencyTiers();
@@ -43,6 +45,7 @@ export class DeliveryDispatcher {
 
   /** Wake the fetch loop now (new work was committed, or a slot freed). */
   wake(): void {
+    this.#woken = true;
     this.#wake?.();
   }
 
@@ -64,6 +67,8 @@ export class DeliveryDispatcher {
         continue;
       }
       const want = Math.min(free, 100);
+      // Everything committed before this fetch is seen by it; only later wake-ups count.
+      this.#woken = false;
       let jobs: Job<unknown>[] = [];
       try {
         jobs = await this.#boss.fetch(QUEUES.deliver, {
@@ -81,6 +86,7 @@ export class DeliveryDispatcher {
   }
 
   #start(job: Job<unknown>): void {
+    const abort = new AbortController();
     const p = (async () => {
       const parsed = DeliverJob.safeParse(job.data);
       if (!parsed.success) {
@@ -89,7 +95,7 @@ export class DeliveryDispatcher {
         return;
       }
       try {
-        const report = await runDeliveryAttempt(this.#deps, parsed.data);
+        const report = await runDeliveryAttempt(this.#deps, parsed.data, { signal: abort.signal });
         if (report.nextAt) this.wakeAt(report.nextAt);
         this.#completed.push(job);
       } catch (err) {
@@ -97,19 +103,23 @@ export class DeliveryDispatcher {
           { jobId: job.id, deliveryId: parsed.data.deliveryId, err },
           "delivery attempt failed to run",
         );
-        this.#failed.push({ job, error: String(err) });
+        this.#failed.push({ job, error: abort.signal.aborted ? "released at shutdown" : String(err) });
       }
     })().finally(() => {
       this.#inflight.delete(job.id);
       this.#scheduleFlush();
       this.wake();
     });
-    this.#inflight.set(job.id, p);
+    this.#inflight.set(job.id, { done: p, abort, job });
   }
 
+  /**
+   * Settles finished jobs on the next turn of the event loop: completions that finish together
+   * share one statement. Not later than that: until the completion lands, the database still
+   * counts the job against its endpoint's concurrency, so a delay here throttles every endpoint.
+   */
   #scheduleFlush(): void {
-    if (this.#completed.length >= 50) void this.#flush();
-    else this.#flushTimer ??= setTimeout(() => void this.#flush(), 20);
+    this.#flushTimer ??= setTimeout(() => void this.#flush(), 0);
   }
 
   async #flush(): Promise<void> {
@@ -139,45 +149,67 @@ export class DeliveryDispatcher {
         "settling delivery jobs failed",
       );
     }
+    // Settled jobs free their endpoints' slots only now: fetch again.
+    if (done.length || failed.length) this.wake();
   }
 
   #sleep(ms: number): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
-        resolve();
-      }
-      this.#wake = () => {
         this.#wake = null;
-        done();
+        resolve();
       };
+      const t = setTimeout(done, ms);
+      this.#wake = done;
     });
   }
 
   /**
-   * Stops fetching, waits up to `timeoutMs` for requests in flight, then releases the rest back to
-   * the queue (failed without penalty, so another worker retries them at once).
+   * Stops fetching and waits up to `timeoutMs` for requests in flight. Requests still running then
+   * are cut: each is recorded as an `aborted` attempt and rescheduled at once (see
+   * runDeliveryAttempt), so another worker takes it over without a live request overlapping it.
+   * A job whose attempt could not be recorded is failed back to the queue (pg-boss retries it).
    */
   async stop(timeoutMs: number): Promise<{ finished: number; released: number }> {
     this.#stopping = true;
     this.wake();
     await this.#loop;
-    const pending = [...this.#inflight.entries()];
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(pending.map(([, p]) => p)),
-      new Promise<void>((r) => {
-        timer = setTimeout(r, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    const left = [...this.#inflight.keys()];
-    if (left.length) {
-      this.#deps.logger.warn({ jobIds: left }, "releasing in-flight deliveries at shutdown");
-      await this.#boss.fail(QUEUES.deliver, left, { error: "released at shutdown" }).catch(() => {});
+    const pending = [...this.#inflight.values()];
+    const settled = (ms: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([
+        Promise.allSettled([...this.#inflight.values()].map((f) => f.done)),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, ms);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    };
+    await settled(timeoutMs);
+    const cut = [...this.#inflight.values()];
+    if (cut.length) {
+      this.#deps.logger.warn(
+        { jobIds: cut.map((f) => f.job.id) },
+        "aborting in-flight deliveries at shutdown",
+      );
+      for (const f of cut) f.abort.abort();
+      // Recording an aborted attempt is one short transaction; don't wait on a stuck database forever.
+      await settled(5_000);
     }
+    const stuck = [...this.#inflight.values()].map((f) => f.job);
+    if (stuck.length)
+      await this.#boss
+        .fail(
+          QUEUES.deliver,
+          stuck.map((j) => ({ id: j.id, retryCount: j.retryCount })),
+          { error: "released at shutdown" },
+        )
+        .catch(() => {});
     await this.#flush();
-    return { finished: pending.length - left.length, released: left.length };
+    return { finished: pending.length - cut.length, released: cut.length };
   }
 }

@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import type { LookupFunction } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
 
 export type SendRequest = {
   url: URL;
@@ -11,6 +11,8 @@ export type SendRequest = {
   body: string;
   timeoutMs: number;
   responseCapBytes: number;
+  /** Aborts the request (worker shutdown): the result is an `aborted` error. */
+  signal?: AbortSignal;
 };
 
 export type ErrorClass =
@@ -20,7 +22,11 @@ export type ErrorClass =
   | "reset"
   | "tls"
   | "unreachable"
-  | "network";
+  | "network"
+  /** The request could not be built (e.g. a stored custom header value Node refuses). */
+  | "invalid_request"
+  /** This worker gave the request up (shutdown); says nothing about the receiver. */
+  | "aborted";
 
 export type SendResult =
   | {
@@ -60,32 +66,53 @@ export function sendWebhook(req: SendRequest): Promise<SendResult> {
   };
   const isHttps = req.url.protocol === "https:";
   const body = Buffer.from(req.body, "utf8");
+  const hostname = req.url.hostname.replace(/^\[|\]$/g, "");
   return new Promise<SendResult>((resolve) => {
     let settled = false;
     const finish = (r: SendResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
+      req.signal?.removeEventListener("abort", onAbort);
       resolve(r);
     };
-    const client = (isHttps ? https : http).request({
-      method: "POST",
-      protocol: req.url.protocol,
-      hostname: req.url.hostname.replace(/^\[|\]$/g, ""),
-      port: req.url.port || (isHttps ? 443 : 80),
-      path: `${req.url.pathname}${req.url.search}`,
-      headers: { ...req.headers, "content-length": String(body.length) },
-      agent: isHttps ? httpsAgent : httpAgent,
-      lookup: pinned,
-      ...(isHttps ? { servername: req.url.hostname } : {}),
-    });
+    let client: http.ClientRequest;
+    try {
+      client = (isHttps ? https : http).request({
+        method: "POST",
+        protocol: req.url.protocol,
+        hostname,
+        port: req.url.port || (isHttps ? 443 : 80),
+        path: `${req.url.pathname}${req.url.search}`,
+        headers: { ...req.headers, "content-length": String(body.length) },
+        agent: isHttps ? httpsAgent : httpAgent,
+        lookup: pinned,
+        // SNI carries names only (RFC 6066); an IP literal gets none.
+        ...(isHttps && !isIP(hostname) ? { servername: hostname } : {}),
+      });
+    } catch (err) {
+      // Node validates header names and values synchronously; a bad stored value must become a
+      // recorded failed attempt, not an exception that makes the job retry at the queue level.
+      const e = err as NodeJS.ErrnoException;
+      resolve({ kind: "error", errorClass: "invalid_request", message: sanitize(e), durationMs: elapsed() });
+      return;
+    }
+    function onAbort() {
+      finish({
+        kind: "error",
+        errorClass: "aborted",
+        message: "the worker gave the request up (shutdown)",
+        durationMs: elapsed(),
+      });
+      client.destroy();
+    }
     let response: http.IncomingMessage | null = null;
     const chunks: Buffer[] = [];
     let kept = 0;
     let truncated = false;
     const settleResponse = () => {
       if (!response) return;
-      const text = Buffer.concat(chunks).toString("utf8");
+      const text = storable(Buffer.concat(chunks).toString("utf8"));
       finish({
         kind: "response",
         status: response.statusCode ?? 0,
@@ -138,14 +165,25 @@ export function sendWebhook(req: SendRequest): Promise<SendResult> {
       if (response) return settleResponse();
       finish({ kind: "error", errorClass: classify(err), message: sanitize(err), durationMs: elapsed() });
     });
+    if (req.signal?.aborted) return onAbort();
+    req.signal?.addEventListener("abort", onAbort, { once: true });
     client.end(body);
   });
 }
 
 function flattenHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  for (const [k, v] of Object.entries(h))
+    if (v !== undefined) out[k] = storable(Array.isArray(v) ? v.join(", ") : v);
   return out;
+}
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000; a binary response would make recording the attempt
+ * fail (and the job retry, re-sending the webhook). NULs become U+FFFD, like other undecodable bytes.
+ */
+function storable(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
 
 function classify(err: NodeJS.ErrnoException): ErrorClass {

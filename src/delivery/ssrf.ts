@@ -23,8 +23,9 @@ export type UrlProblem = { reason: string };
 
 /**
  * Static checks on an endpoint URL (at create/update, and again before each delivery): scheme,
- * credentials, length, and — when the host is an IP literal in any spelling — the address itself.
- * The WHATWG parser normalises `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.1` to `127.0.0.1`.
+ * credentials, and — when the host is an IP literal in any spelling — the address itself. (Length is
+ * bounded by the API schema.) The WHATWG parser normalises `2130706433`, `0x7f000001`, `0177.0.0.1`,
+ * `127.1` and `127.0.0.1.` to `127.0.0.1`, so the check sees the address that will be dialled.
  */
 export function checkUrl(text: string, policy: DestinationPolicy): UrlProblem | { url: URL } {
   let url: URL;
@@ -67,6 +68,7 @@ export function blockedReason(address: string, allowCidrs: readonly string[]): s
     return "not a valid IP address";
   }
   const v4 = embeddedIPv4(addr);
+  if (v4 === "opaque") return "in a blocked range (ipv6 with an embedded IPv4 address that is not decoded)";
   const effective = v4 ?? addr;
   if (ipInCidrs(effective.toString(), allowCidrs)) return null;
   const range = effective.range();
@@ -74,17 +76,28 @@ export function blockedReason(address: string, allowCidrs: readonly string[]): s
   return `in a blocked range (${effective.kind()} ${range})`;
 }
 
-function embeddedIPv4(addr: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | null {
+/** 64:ff9b::/96, the well-known NAT64 prefix (RFC 6052): the IPv4 address is the last 32 bits. */
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR("64:ff9b::/96");
+
+/**
+ * The IPv4 address an IPv6 address carries, when it is one of the forms that reach IPv4 hosts:
+ * IPv4-mapped (::ffff:a.b.c.d), SIIT (::ffff:0:a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4
+ * (2002:AABB:CCDD::) and the deprecated IPv4-compatible ::a.b.c.d. "opaque" for NAT64 forms whose
+ * embedding is not decoded here (the local-use 64:ff9b:1::/48): blocked rather than guessed.
+ */
+function embeddedIPv4(addr: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | "opaque" | null {
   if (addr.kind() === "ipv4") return addr as ipaddr.IPv4;
   const v6 = addr as ipaddr.IPv6;
   const range = v6.range();
   const parts = v6.toByteArray();
-  if (range === "ipv4Mapped" || range === "rfc6145") return v6.toIPv4Address();
-  if (range === "rfc6052") return ipaddr.fromByteArray(parts.slice(12, 16)) as ipaddr.IPv4; // 64:ff9b::/96
+  const last4 = () => ipaddr.fromByteArray(parts.slice(12, 16)) as ipaddr.IPv4;
+  // ipaddr's toIPv4Address() accepts only ::ffff:0:0/96 (it threw on SIIT ::ffff:0:0:0/96).
+  if (range === "ipv4Mapped" || range === "rfc6145") return last4();
+  if (range === "rfc6052") return v6.match(NAT64_WELL_KNOWN) ? last4() : "opaque";
   if (range === "6to4") return ipaddr.fromByteArray(parts.slice(2, 6)) as ipaddr.IPv4; // 2002:AABB:CCDD::
-  // IPv4-compatible (deprecated) ::a.b.c.d
+  // IPv4-compatible (deprecated) ::a.b.c.d; `::` and `::1` keep their IPv6 meaning.
   if (parts.slice(0, 12).every((b) => b === 0) && !(parts[12] === 0 && parts[13] === 0 && parts[14] === 0)) {
-    return ipaddr.fromByteArray(parts.slice(12, 16)) as ipaddr.IPv4;
+    return last4();
   }
   return null;
 }
@@ -129,5 +142,6 @@ export async function resolveDestination(
       };
   }
   const first = answers[0] as ResolvedAddress;
-  return { ok: true, url, address: first.address, family: first.family };
+  // The family comes from the address itself, not from what the resolver claimed.
+  return { ok: true, url, address: first.address, family: isIP(first.address) === 6 ? 6 : 4 };
 }

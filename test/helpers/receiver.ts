@@ -10,15 +10,21 @@ export type Received = {
   body: Buffer;
 };
 
-export type Reply = { status?: number; headers?: Record<string, string>; body?: string } | "hang" | "reset";
+export type Reply =
+  | { status?: number; headers?: Record<string, string>; body?: string }
+  | "hang"
+  | "reset"
+  /** Write the response yourself (streaming, huge bodies). */
+  | ((res: http.ServerResponse) => void);
 
 /**
  * A real HTTP receiver on 127.0.0.1 that records raw request bytes. `respond` decides each answer
- * (default 200); "hang" never answers, "reset" destroys the socket.
+ * (default 200); "hang" never answers, "reset" destroys the socket. `port` 0 picks a free one.
  */
 export async function startReceiver(
   respond: (req: Received, index: number) => Reply | Promise<Reply> = () => ({ status: 200 }),
   host = "127.0.0.1",
+  port = 0,
 ): Promise<{
   url: string;
   port: number;
@@ -48,17 +54,18 @@ export async function startReceiver(
         req.socket.destroy();
         return;
       }
+      if (typeof reply === "function") return reply(res);
       res.writeHead(reply.status ?? 200, reply.headers ?? {});
       res.end(reply.body ?? "");
     });
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((r) => server.listen(0, host, r));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.listen(port, host, r));
+  const bound = (server.address() as AddressInfo).port;
   const hostPart = host.includes(":") ? `[${host}]` : host;
   return {
-    url: `http://${hostPart}:${port}/hook`,
-    port,
+    url: `http://${hostPart}:${bound}/hook`,
+    port: bound,
     requests,
     waitFor: (n, timeoutMs = 10_000) =>
       new Promise((resolve, reject) => {
