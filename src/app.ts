@@ -3,13 +3,16 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { matchedRoutes } from "hono/route";
 import { secureHeaders } from "hono/secure-headers";
 import { authenticate } from "./auth/authenticate.ts";
+import { rateLimit } from "./auth/rate-limit.ts";
 import type { Deps } from "./deps.ts";
 import { ApiError, toProblem } from "./errors/index.ts";
 import { newId } from "./lib/ids.ts";
 import { isDatabaseUnavailable } from "./lib/pg-errors.ts";
-import { fieldErrors } from "./routes/common.ts";
+import { registerMetricsRoute } from "./metrics/route.ts";
+import { fieldErrors, strictJsonBodies, unsupportedMediaType } from "./routes/common.ts";
 import { docsPage } from "./routes/docs.ts";
 import type { AppEnv } from "./routes/env.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -42,6 +45,14 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     c.header("x-request-id", requestId);
     const started = performance.now();
     await next();
+    // The route pattern (`/v1/endpoints/:id`), never the raw path, keeps label cardinality bounded.
+    const matched = matchedRoutes(c).at(-1);
+    deps.metrics.observeRequest(
+      c.req.method,
+      matched && matched.method !== "ALL" ? matched.path : "unmatched",
+      c.res.status,
+      (performance.now() - started) / 1000,
+    );
     deps.logger.debug(
       {
         requestId,
@@ -53,23 +64,29 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       "request",
     );
   });
-  app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin" }));
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin", xFrameOptions: "DENY" }));
   app.use(
     "*",
     bodyLimit({
       maxSize: deps.config.MAX_BODY_BYTES,
       onError: () => {
+        // The rest of the body is never read: closing the connection stops a keep-alive client
+        // from reusing a socket the server is about to drop.
         throw new ApiError(
           "payload_too_large",
           `request bodies are limited to ${deps.config.MAX_BODY_BYTES} bytes`,
+          { headers: { connection: "close" } },
         );
       },
     }),
   );
 
   registerHealthRoutes(app);
+  registerMetricsRoute(app);
   registerPublicRoutes(app);
   app.use("/v1/*", authenticate());
+  app.use("/v1/*", rateLimit());
+  app.use("/v1/*", strictJsonBodies());
   registerV1Routes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
@@ -86,6 +103,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.onError((err, c) => {
     if (err instanceof ApiError) return problemResponse(c, err);
     if (err instanceof HTTPException) {
+      // @hono/zod-openapi's per-route media-type gate throws a bare 415.
+      if (err.status === 415) return problemResponse(c, unsupportedMediaType());
       const code =
         err.status === 413 ? "payload_too_large" : err.status === 401 ? "unauthorized" : "bad_request";
       return problemResponse(c, new ApiError(code, err.message || "bad request"));
@@ -112,6 +131,21 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       new ApiError("internal", "an unexpected error occurred; quote the request id when reporting it"),
     );
   });
+  return app;
+}
+
+/**
+ * What a worker process serves on PORT: liveness, readiness (and metrics), no API. Lets
+ * orchestrators health-check workers the same way as API processes.
+ */
+export function createOpsApp(deps: Deps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use("*", async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  registerHealthRoutes(app);
+  registerMetricsRoute(app);
   return app;
 }
 

@@ -6,6 +6,12 @@ import { ApiError, type FieldError, ForbiddenError, ValidationError } from "../e
 import type { ServiceCtx } from "../services/context.ts";
 import type { AppEnv } from "./env.ts";
 
+/**
+ * Deepest nesting of arrays/objects accepted in a JSON body. Far beyond any real payload
+ * (metadata, event data), small enough that no recursive walk over a body can exhaust the stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
 export const ProblemSchema = z
   .object({
     type: z.string().openapi({ example: "/problems/validation_failed" }),
@@ -27,11 +33,14 @@ const problem = (description: string) => ({
 
 /** Error responses every authenticated route can give; spread into each route's `responses`. */
 export const errorResponses = {
-  400: problem("Invalid input; `errors` names each bad field"),
+  400: problem(
+    `Invalid input; \`errors\` names each bad field. Also malformed JSON, invalid UTF-8, a byte order mark, or nesting deeper than ${MAX_JSON_DEPTH} levels`,
+  ),
   401: problem("Missing, unknown, expired or revoked credentials"),
   403: problem("The credentials lack a required scope, or the client IP is not allowed"),
   404: problem("No such resource (or not visible to this tenant)"),
   413: problem("Request body too large"),
+  415: problem("A request body sent as anything but JSON (`application/json` or `application/*+json`)"),
   429: problem("Rate limit exceeded; see Retry-After"),
   500: problem("Unexpected error; the body never carries internals"),
   503: problem("Database or queue unavailable; retry later"),
@@ -61,6 +70,82 @@ export function createRouter(): OpenAPIHono<AppEnv> {
       }
     },
   });
+}
+
+/** Media types `/v1` bodies may be sent as: `application/json` and `application/<suffix>+json`. */
+const JSON_MEDIA_TYPE = /^application\/(?:[a-z.-]+\+)?json$/;
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+const MALFORMED_JSON = "Malformed JSON in request body";
+
+/** The 415 every `/v1` route answers for a body that is not JSON. */
+export function unsupportedMediaType(): ApiError {
+  return new ApiError(
+    "unsupported_media_type",
+    "request bodies must be JSON: send Content-Type: application/json",
+  );
+}
+
+/**
+ * `/v1` middleware: a POST, PUT or PATCH that carries a body must send it as UTF-8 JSON. Answers
+ * 415 for any other (or no) Content-Type, and 400 for a byte order mark, invalid UTF-8, nesting
+ * deeper than MAX_JSON_DEPTH or malformed JSON, with one wording for every route. Checks run on
+ * the raw bytes before any parse, so a pathological body costs one linear scan. Bodyless requests
+ * pass whatever their Content-Type. The bytes stay in Hono's body cache, so the route's own
+ * validator parses exactly the bytes checked here.
+ */
+export function strictJsonBodies(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!BODY_METHODS.has(c.req.method) || c.req.raw.body === null) return next();
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.byteLength === 0) return next();
+    const mediaType = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+    if (!JSON_MEDIA_TYPE.test(mediaType)) throw unsupportedMediaType();
+    const text = decodeUtf8(bytes);
+    if (text.charCodeAt(0) === 0xfeff)
+      throw new ApiError(
+        "bad_request",
+        "the request body starts with a byte order mark; send JSON without one",
+      );
+    if (nestingDepth(text) > MAX_JSON_DEPTH)
+      throw new ApiError("bad_request", `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    try {
+      JSON.parse(text);
+    } catch {
+      // Hono's validator words an empty JSON body this way; one wording for both.
+      throw new ApiError("bad_request", MALFORMED_JSON);
+    }
+    await next();
+  };
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    // ignoreBOM keeps a leading U+FEFF in the text, so it can be refused rather than skipped.
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new ApiError("bad_request", "the request body is not valid UTF-8");
+  }
+}
+
+/** Deepest `[`/`{` nesting in a JSON text, ignoring brackets inside strings. Stops counting past the limit. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x5b || ch === 0x7b) {
+      depth++;
+      if (depth > max) max = depth;
+      if (max > MAX_JSON_DEPTH) return max;
+    } else if (ch === 0x5d || ch === 0x7d) depth--;
+  }
+  return max;
 }
 
 /** Throws 403 unless the caller holds the scope. */
