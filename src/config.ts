@@ -101,6 +101,8 @@ export const envSchema = z.object({
   MAX_PAYLOAD_BYTES: int(262_144, 128, 16 * 1_048_576),
   /** Requests per second per API key. Default 50 (burst 2x). */
   RATE_LIMIT_PER_SECOND: int(50, 1, 100_000),
+  /** Requests per second shared by all of one tenant's keys and tokens. Default 200 (burst 2x). */
+  RATE_LIMIT_TENANT_PER_SECOND: int(200, 1, 1_000_000),
   /** Lifetime of OAuth access tokens. Default 15m. */
   OAUTH_TOKEN_TTL: duration("15m"),
   /** Score move of a grade (points) that emits an event without a label change. Default 5. */
@@ -115,6 +117,44 @@ export const envSchema = z.object({
   UPSTREAM_MAX_CALLS_PER_HOUR: int(120, 1, 100_000),
   /** Symbols to poll, comma-separated. Default: all the upstream returns. */
   UPSTREAM_SYMBOLS: csv,
+  /** Source name stored with polled snapshots and carried in their events (`data.source`). Default `tokenmetrics`. */
+  UPSTREAM_SOURCE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/)
+    .default("tokenmetrics"),
+  /**
+   * Lease of a delivery job: a job whose worker died is retried this long after it started. Must
+   * exceed DELIVERY_TIMEOUT by at least 5 s, so an expired job never overlaps a live request.
+   * Default 60s.
+   */
+  DELIVERY_LEASE: duration("60s").pipe(z.number().min(2_000).max(3_600_000)),
+  /**
+   * How often pg-boss's supervisor (in worker processes) fails expired jobs so they are retried:
+   * a delivery whose worker died resumes within DELIVERY_LEASE plus this. Default 15s.
+   */
+  QUEUE_SUPERVISE_INTERVAL: duration("15s").pipe(z.number().min(1_000).max(3_600_000)),
+  /** Cron expression of the maintenance pass (sweeper, auto-disable, retention). Runs once per tick across all processes. Default every minute. */
+  MAINTENANCE_CRON: z.string().min(9).default("* * * * *"),
+  /** A pending delivery whose next attempt is overdue by more than this, with no live job, is re-enqueued by the sweeper. Default 2m. */
+  SWEEPER_MARGIN: duration("2m"),
+  /** Keep attempt rows this long. Default 30 days. */
+  RETENTION_ATTEMPTS: duration("30d"),
+  /** Keep events (with their deliveries and attempts) this long; events with pending deliveries are kept. Default 90 days. */
+  RETENTION_EVENTS: duration("90d"),
+  /** Keep Idempotency-Key records this long. Default 24h. */
+  RETENTION_IDEMPOTENCY_KEYS: duration("24h"),
+  /** Rows deleted per retention statement, so no statement holds locks for long. Default 5000. */
+  RETENTION_BATCH_SIZE: int(5_000, 1, 100_000),
+  /** Consecutive failed attempts that open an endpoint's circuit (its deliveries then wait). Default 10. */
+  CIRCUIT_FAILURE_THRESHOLD: int(10, 1, 10_000),
+  /** How long an open circuit waits before one probe attempt decides to close or reopen it. Default 1m. */
+  CIRCUIT_OPEN_DURATION: duration("1m").pipe(z.number().min(100)),
+  /** Largest `since` window of POST /v1/endpoints/{id}/recover. Default 14 days. */
+  RECOVER_MAX_WINDOW: duration("14d"),
+  /** Serve Prometheus metrics at /metrics. Default true. */
+  METRICS_ENABLED: bool.default(true),
+  /** If set, /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. Default unset (open, like /healthz). */
+  METRICS_TOKEN: z.string().min(16).optional(),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -130,6 +170,9 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
+
+/** A problem the operator must fix before the process can start; printed plainly, no stack trace. */
+export class StartupError extends Error {}
 
 /** Parses and validates configuration from an environment map (default: `process.env`). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -162,6 +205,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return decodeKey(id, b64, "ENCRYPTION_OLD_KEYS");
   });
   if (c.DATABASE_URL && !current) problems.push("ENCRYPTION_KEY: required when DATABASE_URL is set");
+  if (c.DELIVERY_LEASE < c.DELIVERY_TIMEOUT + 5_000)
+    problems.push("DELIVERY_LEASE: must exceed DELIVERY_TIMEOUT by at least 5s");
   if (c.UPSTREAM_BASE_URL && !c.UPSTREAM_API_KEY)
     problems.push("UPSTREAM_API_KEY: required with UPSTREAM_BASE_URL");
   if (problems.length) throw new ConfigError(problems);

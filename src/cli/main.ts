@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig, StartupError } from "../config.ts";
 import { createLogger } from "../lib/logger.ts";
 
 const USAGE = `signalpost <command>
@@ -10,6 +10,11 @@ const USAGE = `signalpost <command>
   migrate      apply database migrations and the pg-boss schema (idempotent)
   bootstrap    create an operator API key and print it once
   listen       a local receiver that verifies signatures and prints deliveries
+               (--secret whsec_… or WEBHOOK_SECRET, --port 4000, --host 127.0.0.1, --status 200)
+  replay FILE  feed a history (JSON lines of snapshots, or a price CSV) into the change detector
+  demo         replay real S&P 500 history end to end into a verifying receiver and print a summary
+  rotate-encryption-key
+               re-encrypt stored secrets with the current ENCRYPTION_KEY (old ones in ENCRYPTION_OLD_KEYS)
   openapi      print the OpenAPI document (--write to update openapi/openapi.json, --check to diff)
 
 Configuration is read from environment variables; see README.md.`;
@@ -36,8 +41,15 @@ async function main(): Promise<number> {
       return runBootstrap(config, args);
     }
     case "listen": {
+      if (args.includes("--help") || args.includes("-h")) {
+        console.log(USAGE);
+        return 0;
+      }
       const { runListen } = await import("./listen.ts");
-      return runListen(args);
+      return runListen(args).catch((err: Error) => {
+        console.error(`listen: ${err.message}\n\n${USAGE}`);
+        return 2;
+      });
     }
     case "openapi": {
       const { runOpenapi } = await import("./openapi.ts");
@@ -75,6 +87,10 @@ main().then(
     if (code !== -1) process.exit(code);
   },
   (err) => {
+    if (err instanceof StartupError) {
+      console.error(`signalpost: ${err.message}`);
+      process.exit(2);
+    }
     createLogger("error").fatal({ err }, "signalpost failed");
     process.exit(1);
   },

@@ -4,7 +4,7 @@ import { serve } from "@hono/node-server";
 import { eq } from "drizzle-orm";
 import { runMigrations } from "../../db/migrate.ts";
 import { apiKeys } from "../../db/schema/index.ts";
-import { createApp } from "../app.ts";
+import { createApp, createOpsApp } from "../app.ts";
 import type { Config } from "../config.ts";
 import type { Deps } from "../deps.ts";
 import { startWorkers, type Workers } from "../jobs/workers.ts";
@@ -33,30 +33,40 @@ export async function runServer(config: Config, role: "serve" | "api" | "worker"
   if (database.embedded) await ensureFirstOperatorKey(deps);
   const workers: Workers | null = withWorkers ? await startWorkers(deps) : null;
 
-  let server: ReturnType<typeof serve> | null = null;
-  if (role !== "worker") {
-    const app = createApp(deps);
-    server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-      const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
-      logger.info({ url: `http://${host}:${info.port}` }, "signalpost API listening");
-      process.stderr.write(`Signalpost ${role} listening on http://${host}:${info.port} (docs: /docs)\n`);
-    });
-  } else {
-    process.stderr.write("Signalpost worker started\n");
-  }
+  // Workers serve only /healthz, /readyz (and /metrics) on PORT, for orchestrator health checks.
+  const app = role === "worker" ? createOpsApp(deps) : createApp(deps);
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+    const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
+    logger.info({ url: `http://${host}:${info.port}` }, `signalpost ${role} listening`);
+    process.stderr.write(
+      role === "worker"
+        ? `Signalpost worker started (health on http://${host}:${info.port}/readyz)\n`
+        : `Signalpost ${role} listening on http://${host}:${info.port} (docs: /docs)\n`,
+    );
+  });
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, "shutting down: no new work, finishing in-flight deliveries");
-    server?.close();
+    server.close();
     const result = await workers?.stop({ timeoutMs: SHUTDOWN_GRACE_MS });
     if (result) logger.info(result, "workers stopped");
     await closeDeps(deps, { graceful: true, timeoutMs: 5000 });
     await database.stop();
     process.exit(0);
   };
+  // A database client dying while we shut down (the embedded server stops with us, or Ctrl-C
+  // reached the whole process group) is expected then; at any other time it is fatal.
+  process.on("uncaughtException", (err) => {
+    if (shuttingDown) {
+      logger.debug({ err }, "error during shutdown (ignored)");
+      return;
+    }
+    logger.fatal({ err }, "uncaught exception");
+    process.exit(1);
+  });
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
   return -1;

@@ -6,6 +6,7 @@ import { systemResolver } from "../delivery/ssrf.ts";
 import type { Deps } from "../deps.ts";
 import { Keyring } from "../lib/crypto.ts";
 import type { Logger } from "../lib/logger.ts";
+import { createMetrics } from "../metrics/registry.ts";
 
 export type BuildOptions = {
   logger: Logger;
@@ -29,11 +30,14 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
     max: opts.bossMax ?? 10,
     migrate: false,
     supervise,
+    // Job expiry runs in the monitor pass, claimed once per monitor interval across processes.
+    superviseIntervalSeconds: Math.max(1, Math.round(config.QUEUE_SUPERVISE_INTERVAL / 1000)),
+    monitorIntervalSeconds: Math.max(1, Math.round(config.QUEUE_SUPERVISE_INTERVAL / 1000)),
     schedule: supervise,
     useListenNotify: true,
     application_name: "signalpost-boss",
   });
-  boss.on("error", (err) => opts.logger.warn({ err: String(err) }, "pg-boss error"));
+  boss.on("error", (err) => opts.logger.warn({ err }, "pg-boss error"));
   await boss.start();
   const current = config.encryptionKeys.current;
   if (!current) throw new Error("no encryption key configured");
@@ -44,6 +48,7 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
     boss,
     logger: opts.logger,
     keyring: new Keyring(current, config.encryptionKeys.old),
+    metrics: createMetrics({ sql, boss }),
     resolver: opts.resolver ?? systemResolver,
     now: opts.now ?? (() => new Date()),
   };

