@@ -3,6 +3,7 @@ import type { Tx } from "../../db/client.ts";
 import {
   type AttemptOutcome,
   attempts,
+  type Delivery,
   deliveries,
   type Endpoint,
   endpointSecrets,
@@ -17,6 +18,7 @@ import type { DeliverJob } from "../jobs/queues.ts";
 import { newId } from "../lib/ids.ts";
 import { recordAttemptMetrics } from "../metrics/delivery.ts";
 import { cancelPendingDeliveries, disableEndpoint } from "../services/endpoints/cancel-pending.ts";
+import { isTransientDbError } from "./db-errors.ts";
 import { isReservedHeader, USER_AGENT } from "./headers.ts";
 import { nextAttemptDelay, parseRetryAfter } from "./retry-policy.ts";
 import { type SendResult, sendWebhook } from "./send.ts";
@@ -33,6 +35,18 @@ export type AttemptReport = {
   /** When the retry is due (next = "retry"). */
   nextAt?: Date;
 };
+
+/**
+ * What an attempt produced: the request's result, or a failure of ours before any request was made
+ * (`no_secret`: nothing to sign with, so nothing is sent; `internal`: an unexpected error, e.g. a
+ * secret that no longer decrypts). Both are recorded as failed attempts and follow the schedule.
+ */
+type AttemptResult =
+  | SendResult
+  | { kind: "error"; errorClass: "internal" | "no_secret"; message: string; durationMs: number };
+
+/** A secret that cannot be decrypted; the message names ids only, never key material. */
+class SigningSecretError extends Error {}
 
 export type AttemptOptions = {
   /**
@@ -52,7 +66,7 @@ export async function runDeliveryAttempt(
   job: DeliverJob,
   opts: AttemptOptions = {},
 ): Promise<AttemptReport> {
-  const { db, config, logger } = deps;
+  const { db, logger } = deps;
   const [row] = await db
     .select({ delivery: deliveries, endpoint: endpoints, eventBody: events.body, eventId: events.id })
     .from(deliveries)
@@ -69,15 +83,94 @@ export async function runDeliveryAttempt(
     await db.transaction((tx) => disableOrCancel(tx, endpoint));
     return skipped;
   }
-  // Open circuit or over the endpoint's rate limit: reschedule without attempting.
-  const admission = await admitAttempt(deps, endpoint, job.trigger);
-  if (admission.kind === "postpone") {
-    await postponeDelivery(deps, delivery, endpoint, job, admission);
-    return skipped;
+  const now = deps.now();
+  let headers: Record<string, string> = {};
+  let result: AttemptResult;
+  let outcome: AttemptOutcome;
+  try {
+    // Open circuit or over the endpoint's rate limit: reschedule without attempting.
+    const admission = await admitAttempt(deps, endpoint, job.trigger);
+    if (admission.kind === "postpone") {
+      await postponeDelivery(deps, delivery, endpoint, job, admission);
+      return skipped;
+    }
+    ({ headers, result, outcome } = await prepareAndSend(deps, row, now, opts.signal));
+  } catch (err) {
+    // Shutdown before the request started, or a database hiccup: nothing was sent or recorded,
+    // and the queue retries the job.
+    if (opts.signal?.aborted || isTransientDbError(err)) throw err;
+    // Anything else would fail the same way on every retry: record a failed attempt, so the
+    // delivery follows its schedule to dead instead of cycling through the queue and the sweeper.
+    logger.error(
+      { deliveryId: delivery.id, endpointId: endpoint.id, err },
+      "delivery attempt failed internally",
+    );
+    headers = {};
+    outcome = "failed";
+    result = {
+      kind: "error",
+      errorClass: "internal",
+      message: err instanceof SigningSecretError ? err.message : "internal error while preparing the request",
+      durationMs: 0,
+    };
   }
 
-  const now = deps.now();
+  const recording: Recording = { deps, job, delivery, endpoint, now, skipped };
+  let report: AttemptReport;
+  try {
+    report = await recordAttempt(recording, result, outcome, maskedRequestHeaders(headers));
+  } catch (err) {
+    if (isTransientDbError(err)) throw err;
+    // A result that cannot be stored (a bug, a constraint) would fail the same way forever: store
+    // the bare fact instead. If even that fails, the queue retries the job.
+    logger.error(
+      { deliveryId: delivery.id, endpointId: endpoint.id, err },
+      "recording the attempt failed; recording it as an internal failure",
+    );
+    report = await recordAttempt(
+      recording,
+      {
+        kind: "error",
+        errorClass: "internal",
+        message: "the attempt's result could not be recorded",
+        durationMs: result.durationMs,
+      },
+      "failed",
+      {},
+    );
+  }
+  recordAttemptMetrics(deps, report, {
+    firstAttempt: delivery.attemptCount === 0,
+    eventId: row.eventId,
+    startedAt: now,
+  });
+  return report;
+}
+
+/**
+ * Signs and sends one delivery: secrets, headers, the SSRF check, the request. Never sends an
+ * unsigned request. Throws only on unexpected errors (the caller records those as `internal`).
+ */
+async function prepareAndSend(
+  deps: Deps,
+  row: { delivery: { id: string }; endpoint: Endpoint; eventId: string; eventBody: string },
+  now: Date,
+  signal: AbortSignal | undefined,
+): Promise<{ headers: Record<string, string>; result: AttemptResult; outcome: AttemptOutcome }> {
+  const { config, logger } = deps;
+  const { delivery, endpoint } = row;
   const secrets = await activeSecrets(deps, endpoint.id, now);
+  if (secrets.length === 0)
+    return {
+      headers: {},
+      outcome: "failed",
+      result: {
+        kind: "error",
+        errorClass: "no_secret",
+        message: "the endpoint has no active signing secret; nothing was sent",
+        durationMs: 0,
+      },
+    };
   const timestamp = Math.floor(now.getTime() / 1000);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(endpoint.headers))
@@ -95,39 +188,59 @@ export async function runDeliveryAttempt(
     requireHttps: config.SIGNALPOST_ENV === "production",
   };
   const dest = await resolveDestination(endpoint.url, policy, deps.resolver);
-  let result: SendResult;
-  let outcome: AttemptOutcome;
   if (!dest.ok) {
-    result = {
-      kind: "error",
-      errorClass: dest.kind === "dns" ? "dns" : "network",
-      message: dest.reason,
-      durationMs: 0,
-    };
-    outcome = dest.kind === "blocked" ? "blocked" : "failed";
+    const outcome: AttemptOutcome = dest.kind === "blocked" ? "blocked" : "failed";
     if (outcome === "blocked")
       logger.warn(
         { deliveryId: delivery.id, endpointId: endpoint.id, reason: dest.reason },
         "delivery blocked by SSRF guard",
       );
-  } else {
-    opts.signal?.throwIfAborted();
-    result = await sendWebhook({
-      url: dest.url,
-      address: dest.address,
-      family: dest.family,
+    return {
       headers,
-      body: row.eventBody,
-      timeoutMs: config.DELIVERY_TIMEOUT,
-      responseCapBytes: config.DELIVERY_RESPONSE_CAP_BYTES,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    outcome =
-      result.kind === "response" && result.status >= 200 && result.status < 300 ? "succeeded" : "failed";
+      outcome,
+      result: {
+        kind: "error",
+        errorClass: dest.kind === "dns" ? "dns" : "network",
+        message: dest.reason,
+        durationMs: 0,
+      },
+    };
   }
+  signal?.throwIfAborted();
+  const result = await sendWebhook({
+    url: dest.url,
+    address: dest.address,
+    family: dest.family,
+    headers,
+    body: row.eventBody,
+    timeoutMs: config.DELIVERY_TIMEOUT,
+    responseCapBytes: config.DELIVERY_RESPONSE_CAP_BYTES,
+    ...(signal ? { signal } : {}),
+  });
+  const outcome: AttemptOutcome =
+    result.kind === "response" && result.status >= 200 && result.status < 300 ? "succeeded" : "failed";
+  return { headers, result, outcome };
+}
 
-  const masked = maskedRequestHeaders(headers);
-  const report = await db.transaction(async (tx): Promise<AttemptReport> => {
+type Recording = {
+  deps: Deps;
+  job: DeliverJob;
+  delivery: Delivery;
+  endpoint: Endpoint;
+  /** When the attempt started. */
+  now: Date;
+  skipped: AttemptReport;
+};
+
+/** Records the attempt with the delivery's new state and (on failure) the next job, in one transaction. */
+async function recordAttempt(
+  { deps, job, delivery, endpoint, now, skipped }: Recording,
+  result: AttemptResult,
+  outcome: AttemptOutcome,
+  masked: Record<string, string>,
+): Promise<AttemptReport> {
+  const { db, config, logger } = deps;
+  return db.transaction(async (tx): Promise<AttemptReport> => {
     const finishedAt = deps.now();
     const [updated] = await tx
       .update(deliveries)
@@ -234,11 +347,16 @@ export async function runDeliveryAttempt(
       return { ...report, next: "retry", nextAt };
     }
 
-    await tx
-      .update(endpoints)
-      .set({ failingSince: sql`coalesce(${endpoints.failingSince}, ${now.toISOString()}::timestamptz)` })
-      .where(eq(endpoints.id, endpoint.id));
-    await recordEndpointHealth(deps, tx, endpoint.id, false);
+    // A failure of ours (no request made, or one we could not record) says nothing about the receiver.
+    const ours =
+      result.kind === "error" && (result.errorClass === "internal" || result.errorClass === "no_secret");
+    if (!ours) {
+      await tx
+        .update(endpoints)
+        .set({ failingSince: sql`coalesce(${endpoints.failingSince}, ${now.toISOString()}::timestamptz)` })
+        .where(eq(endpoints.id, endpoint.id));
+      await recordEndpointHealth(deps, tx, endpoint.id, false);
+    }
 
     if (statusCode === 410) {
       await tx
@@ -298,12 +416,6 @@ export async function runDeliveryAttempt(
     ]);
     return { ...report, next: "retry", nextAt };
   });
-  recordAttemptMetrics(deps, report, {
-    firstAttempt: delivery.attemptCount === 0,
-    eventId: row.eventId,
-    startedAt: now,
-  });
-  return report;
 }
 
 async function disableOrCancel(tx: Tx, endpoint: Endpoint): Promise<void> {
@@ -327,7 +439,15 @@ async function activeSecrets(deps: Deps, endpointId: string, now: Date): Promise
     )
     .orderBy(endpointSecrets.createdAt);
   // Newest first, so the current secret's signature leads.
-  return rows.reverse().map((r) => deps.keyring.decrypt(r.keyId, r.ciphertext));
+  return rows.reverse().map((r) => {
+    try {
+      return deps.keyring.decrypt(r.keyId, r.ciphertext);
+    } catch {
+      throw new SigningSecretError(
+        `signing secret ${r.id} could not be decrypted with encryption key "${r.keyId}"`,
+      );
+    }
+  });
 }
 
 /** Request headers as logged in the attempt row: signatures kept (they are not secrets), custom sensitive values masked. */

@@ -3,6 +3,7 @@ import type { Deps } from "../deps.ts";
 import { concurrencyTiers } from "../jobs/enqueue.ts";
 import { DeliverJob, QUEUES } from "../jobs/queues.ts";
 import { runDeliveryAttempt } from "./attempt.ts";
+import { rootErrorMessage } from "./db-errors.ts";
 
 export type DispatcherOptions = {
   /** Concurrent deliveries in this process. */
@@ -12,6 +13,11 @@ export type DispatcherOptions = {
   /** Idle poll interval in ms (new work also wakes the loop through LISTEN/NOTIFY). */
   pollMs: number;
 };
+
+/** Retries due within this horizon get a wake-up timer; later ones are found by the idle poll. */
+export const WAKE_HORIZON_MS = 60_000;
+/** Due times are rounded up to this step, so retries due together share one wake-up. */
+const WAKE_STEP_MS = 10;
 
 /**
  * Pulls delivery jobs from pg-boss in batches and runs each on its own, so one slow endpoint
@@ -31,6 +37,10 @@ export class DeliveryDispatcher {
   #woken = false;
   #loop: Promise<void> | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
+  /** Pending wake-up times (ms, ascending, distinct); one timer is armed for the earliest. */
+  readonly #wakeTimes: number[] = [];
+  #wakeTimer: NodeJS.Timeout | null = null;
+  #wakeTimerAt = Number.POSITIVE_INFINITY;
   readonly #tiers = concurrencyTiers();
 
   constructor(deps: Deps, opts: DispatcherOptions) {
@@ -49,10 +59,51 @@ export class DeliveryDispatcher {
     this.#wake?.();
   }
 
-  /** Wake the loop at a time (a retry scheduled by this process). */
+  /**
+   * Wake the loop at a time (a retry scheduled by this process), so it starts on time rather than
+   * up to a poll interval late. Times within WAKE_HORIZON_MS are kept (rounded to WAKE_STEP_MS, so
+   * at most horizon/step of them) and one timer is armed for the earliest; later ones are left to
+   * the poll. Retries scheduled by other processes are found by polling.
+   */
   wakeAt(at: Date): void {
-    const ms = at.getTime() - Date.now();
-    if (ms <= this.#opts.pollMs) setTimeout(() => this.wake(), Math.max(0, ms) + 5).unref();
+    const now = Date.now();
+    const due = Math.ceil(at.getTime() / WAKE_STEP_MS) * WAKE_STEP_MS;
+    if (this.#stopping || due - now > WAKE_HORIZON_MS) return;
+    if (due <= now) {
+      this.wake();
+      return;
+    }
+    const times = this.#wakeTimes;
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((times[mid] ?? 0) < due) lo = mid + 1;
+      else hi = mid;
+    }
+    if (times[lo] !== due) times.splice(lo, 0, due);
+    this.#armWakeTimer();
+  }
+
+  #armWakeTimer(): void {
+    const next = this.#wakeTimes[0];
+    if (next === undefined || next >= this.#wakeTimerAt) return;
+    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    this.#wakeTimerAt = next;
+    // A few ms late, so the database (same clock) already counts the job as due.
+    this.#wakeTimer = setTimeout(
+      () => {
+        this.#wakeTimer = null;
+        this.#wakeTimerAt = Number.POSITIVE_INFINITY;
+        let n = 0;
+        while (n < this.#wakeTimes.length && (this.#wakeTimes[n] ?? 0) <= next) n++;
+        this.#wakeTimes.splice(0, n);
+        this.wake();
+        this.#armWakeTimer();
+      },
+      Math.max(0, next - Date.now()) + 5,
+    );
+    this.#wakeTimer.unref();
   }
 
   get inflight(): number {
@@ -103,7 +154,10 @@ export class DeliveryDispatcher {
           { jobId: job.id, deliveryId: parsed.data.deliveryId, err },
           "delivery attempt failed to run",
         );
-        this.#failed.push({ job, error: abort.signal.aborted ? "released at shutdown" : String(err) });
+        this.#failed.push({
+          job,
+          error: abort.signal.aborted ? "released at shutdown" : rootErrorMessage(err),
+        });
       }
     })().finally(() => {
       this.#inflight.delete(job.id);
@@ -177,6 +231,10 @@ export class DeliveryDispatcher {
    */
   async stop(timeoutMs: number): Promise<{ finished: number; released: number }> {
     this.#stopping = true;
+    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = null;
+    this.#wakeTimerAt = Number.POSITIVE_INFINITY;
+    this.#wakeTimes.length = 0;
     this.wake();
     await this.#loop;
     const pending = [...this.#inflight.values()];

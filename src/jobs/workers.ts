@@ -1,6 +1,9 @@
 import { DeliveryDispatcher } from "../delivery/dispatcher.ts";
-import { fanOutEvent } from "../delivery/fanout.ts";
+import { fanOutEvents } from "../delivery/fanout.ts";
 import type { Deps } from "../deps.ts";
+import { registerDetector } from "../detector/worker.ts";
+import { registerMaintenance } from "../maintenance/index.ts";
+import { registerRecoverWorker } from "../services/recover/worker.ts";
 import { WAKE_CHANNEL } from "./enqueue.ts";
 import { ensureQueues, FanoutJob, QUEUES } from "./queues.ts";
 
@@ -20,7 +23,7 @@ export type WorkerOptions = {
  */
 export async function startWorkers(deps: Deps, opts: WorkerOptions = {}): Promise<Workers> {
   const { boss, config, logger } = deps;
-  await ensureQueues(boss);
+  await ensureQueues(boss, { deliveryLeaseSeconds: Math.ceil(config.DELIVERY_LEASE / 1000) });
   const dispatcher = new DeliveryDispatcher(deps, {
     concurrency: config.WORKER_CONCURRENCY,
     endpointConcurrency: config.ENDPOINT_MAX_CONCURRENCY,
@@ -33,18 +36,32 @@ export async function startWorkers(deps: Deps, opts: WorkerOptions = {}): Promis
     queue: QUEUES.fanout,
     id: await boss.work<unknown>(
       QUEUES.fanout,
-      { batchSize: 20, localConcurrency: 2, pollingIntervalSeconds: 0.5 },
+      // With NOTIFY active pg-boss otherwise polls only every 30 s, and wake-ups that arrive while a
+      // batch runs are lost: keep fetching while batches come back full, and poll every second.
+      {
+        batchSize: 20,
+        localConcurrency: 2,
+        pollingIntervalSeconds: 0.5,
+        notifyPollingIntervalSeconds: 1,
+        burstWhenBatchFull: true,
+      },
+      // The whole batch fans out in a few queries; deliveries start as each chunk commits, not
+      // after the batch (enqueueDeliveries also NOTIFYs every process's dispatcher).
       async (jobs) => {
-        for (const job of jobs) {
-          const { eventId } = FanoutJob.parse(job.data);
-          await fanOutEvent(deps, eventId);
-        }
-        dispatcher.wake();
+        await fanOutEvents(
+          deps,
+          jobs.map((job) => FanoutJob.parse(job.data).eventId),
+          { onCommit: () => dispatcher.wake() },
+        );
       },
     ),
   });
   // Other modules' workers (detector, poller, maintenance) are added to this list as they land.
-  const registrations: ((deps: Deps) => Promise<WorkRegistration[]>)[] = [];
+  const registrations: ((deps: Deps) => Promise<WorkRegistration[]>)[] = [
+    registerMaintenance,
+    registerDetector,
+    registerRecoverWorker,
+  ];
   for (const register of registrations) workIds.push(...(await register(deps)));
 
   // New work committed anywhere wakes this process's loops immediately.
