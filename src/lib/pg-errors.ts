@@ -38,3 +38,21 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   }
   return false;
 }
+
+/**
+ * Errors Postgres raises for a value it cannot take, whatever the query: a U+0000 in text
+ * (22021) or jsonb (22P05), text that is not valid for its type (22P02), or input nested so deep
+ * that parsing it exhausts the stack (54001). Field validation catches these first; this is the
+ * backstop that keeps one we missed a 400 rather than a 500.
+ */
+const INVALID_INPUT_CODES = new Set(["22021", "22P05", "22P02", "54001"]);
+
+export function isInvalidInput(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e && typeof e === "object"; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && INVALID_INPUT_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

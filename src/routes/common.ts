@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { ZodError } from "zod";
 import type { Scope } from "../auth/principal.ts";
 import { ApiError, type FieldError, ForbiddenError, ValidationError } from "../errors/index.ts";
+import type { IdPrefix } from "../lib/ids.ts";
 import type { ServiceCtx } from "../services/context.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -11,6 +12,58 @@ import type { AppEnv } from "./env.ts";
  * (metadata, event data), small enough that no recursive walk over a body can exhaust the stack.
  */
 export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Strings bound for text or jsonb columns. PostgreSQL stores no U+0000 in either (the insert
+ * fails), so every such field refuses it at the edge with a 400 naming the field. Event `data` is
+ * exempt: it is stored as the serialised envelope, where a NUL is the escape `\u0000`.
+ */
+const NUL = "\u0000";
+/** Every C0 control and DEL (and the C1 range): for names, keys and one-line values. */
+const CONTROL = /\p{Cc}/u;
+/** Control characters other than tab, line feed and carriage return: for free text. */
+const CONTROL_IN_TEXT = /(?![\t\n\r])\p{Cc}/u;
+
+/** A one-line string (a name, a metadata key or value): no control characters at all. */
+export function plainLine(s: z.ZodString): z.ZodString {
+  return s.refine((v) => !CONTROL.test(v), "must not contain control characters");
+}
+
+/** Free text (descriptions): tabs and line breaks allowed, other control characters not. */
+export function plainText(s: z.ZodString): z.ZodString {
+  return s.refine(
+    (v) => !CONTROL_IN_TEXT.test(v),
+    "must not contain control characters other than tab and line breaks",
+  );
+}
+
+/** A string that only has to be storable (ids, filters): no U+0000. */
+export function storable(s: z.ZodString): z.ZodString {
+  return s.refine((v) => !v.includes(NUL), "must not contain the NUL character (U+0000)");
+}
+
+/**
+ * Where a JSON document (a schema, an example) holds a string or key with U+0000, as a path
+ * relative to it; null if none. Bounded by MAX_JSON_DEPTH, which `strictJsonBodies` enforced.
+ */
+export function nulPath(value: unknown, path: (string | number)[] = []): (string | number)[] | null {
+  if (typeof value === "string") return value.includes(NUL) ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = nulPath(value[i], [...path, i]);
+      if (hit) return hit;
+    }
+    return null;
+  }
+  if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes(NUL)) return path;
+      const hit = nulPath(v, [...path, k]);
+      if (hit) return hit;
+    }
+  }
+  return null;
+}
 
 export const ProblemSchema = z
   .object({
@@ -51,13 +104,20 @@ export const unprocessableResponse = { 422: problem("Well-formed but not accepta
 
 export const security = [{ bearer: [] }];
 
-/** zod issues → the `errors` array of a problem, with dotted paths (`endpoints.0.url`). */
+/**
+ * zod issues → the `errors` array of a problem, with dotted paths (`endpoints.0.url`). A bad
+ * record key carries the key's own message ("key: must not contain control characters") rather
+ * than zod's bare "Invalid key in record".
+ */
 export function fieldErrors(err: ZodError, prefix?: string): FieldError[] {
-  return err.issues.map((i) => ({
-    path: [prefix, ...i.path.map(String)].filter(Boolean).join(".") || "(root)",
-    message: i.message,
-    code: i.code,
-  }));
+  return err.issues.map((i) => {
+    const inner = i.code === "invalid_key" ? i.issues[0] : undefined;
+    return {
+      path: [prefix, ...i.path.map(String)].filter(Boolean).join(".") || "(root)",
+      message: inner ? `key: ${inner.message}` : i.message,
+      code: i.code,
+    };
+  });
 }
 
 /** A router for one resource, with the shared validation hook. */
@@ -182,11 +242,31 @@ export function serviceCtx(c: Context<AppEnv>): ServiceCtx {
   };
 }
 
-/** Cursor pagination shared by list routes: `limit` (1–100, default 50) and an opaque `cursor`. */
-export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ example: 50 }),
-  cursor: z.string().max(200).optional().openapi({ description: "`nextCursor` of the previous page" }),
-});
+const LIMIT = z.coerce.number().int().min(1).max(100).default(50).openapi({ example: 50 });
+const ULID_BODY = "[0-9A-HJKMNP-TV-Z]{26}";
+
+/**
+ * Cursor pagination shared by list routes: `limit` (1–100, default 50) and `cursor`, the
+ * `nextCursor` of the previous page: the id of its last row, so it must be an id of this resource
+ * (`evt_…` for events). Anything else is a 400 on `query.cursor`, never a silent first page.
+ */
+export function pageQuery(prefix: IdPrefix) {
+  const re = new RegExp(`^${prefix}_${ULID_BODY}$`);
+  return pageQueryWith(
+    z.string().regex(re, `must be the nextCursor of a previous page (${prefix}_ and 26 base32 characters)`),
+    `${prefix}_01JF3Z8Q4K2M6N8P0R2T4V6X8Z`,
+  );
+}
+
+/** `pageQuery` for resources whose cursor is not an id (event types page by name). */
+export function pageQueryWith(cursor: z.ZodString, example: string) {
+  return z.object({
+    limit: LIMIT,
+    cursor: cursor
+      .optional()
+      .openapi({ description: "`nextCursor` of the previous page; omit for the first page", example }),
+  });
+}
 
 export function pageOf<T extends { id: string }>(
   rows: T[],

@@ -10,7 +10,7 @@ const route = createRoute({
   tags: ["api-keys"],
   summary: "Create an API key (the token is shown once)",
   description:
-    "Operators create operator keys (no `tenantId`) or keys for a tenant. A tenant (`keys:write`) creates keys for itself, with scopes it holds; operator-only scopes are never granted to tenant keys.",
+    "Operators create operator keys (no `tenantId`) or keys for a tenant. A tenant (`keys:write`) creates keys for itself, with scopes it holds; operator-only scopes are never granted to tenant keys. A `tenantId` that names no live tenant is a 422 for operators; for a tenant, any id but its own is a 404, as for an id that does not exist.",
   security,
   middleware: [guard({ scopes: ["keys:write"] })] as const,
   request: { body: { required: true, content: { "application/json": { schema: CreateApiKeyBody } } } },

@@ -10,7 +10,7 @@ const route = createRoute({
   tags: ["api-keys"],
   summary: "Rotate an API key: a new token now, the old one valid for a grace period",
   description:
-    "Creates a new key with the same name, tenant, scopes, allowlist and expiry, and sets the old key to expire after `gracePeriodSeconds`. The body may be omitted (defaults apply). A tenant may only rotate keys whose scopes it holds itself.",
+    "Creates a new key with the same name, tenant, scopes, allowlist and expiry, and sets the old key to expire after `gracePeriodSeconds`. The body may be omitted (defaults apply). A tenant may only rotate keys whose scopes it holds itself. A key rotates once: rotating it again (or a revoked or expired key) is a 409; the 409 for an already rotated key names its successor, the key to rotate next.",
   security,
   middleware: [guard({ scopes: ["keys:write"] })] as const,
   request: {

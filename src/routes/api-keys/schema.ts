@@ -2,9 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { ApiKey } from "../../../db/schema/index.ts";
 import { normaliseCidr } from "../../auth/ip-allowlist.ts";
 import { SCOPES } from "../../auth/principal.ts";
-import { PageQuery, pageSchema } from "../common.ts";
-
-const CONTROL_CHARS = /\p{Cc}/u;
+import { pageQuery, pageSchema, plainLine, storable } from "../common.ts";
 
 /** Longest grace period a rotation may keep the old key valid for: 7 days. */
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
@@ -44,14 +42,8 @@ export const ApiKeyWithToken = ApiKeySchema.extend({
 
 export const CreateApiKeyBody = z
   .strictObject({
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
-      .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters")
-      .openapi({ example: "production publisher" }),
-    tenantId: z.string().max(64).optional().openapi({
+    name: plainLine(z.string().trim().min(1).max(200)).openapi({ example: "production publisher" }),
+    tenantId: storable(z.string().max(64)).optional().openapi({
       description:
         "Operator: omit for an operator key, or name a tenant to create one of its keys. Tenant callers may omit it (their own tenant is implied).",
     }),
@@ -84,8 +76,10 @@ export const RotateApiKeyBody = z
   })
   .openapi("RotateApiKey");
 
-export const ApiKeyListQuery = PageQuery.extend({
-  tenantId: z.string().max(64).optional().openapi({ description: "Operator: only this tenant's keys" }),
+export const ApiKeyListQuery = pageQuery("key").extend({
+  tenantId: storable(z.string().max(64))
+    .optional()
+    .openapi({ description: "Operator: only this tenant's keys" }),
 });
 
 export const ApiKeyPage = pageSchema(ApiKeySchema).openapi("ApiKeyPage");

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { AuditEntry } from "../../../db/schema/index.ts";
-import { PageQuery, pageSchema } from "../common.ts";
+import { pageQuery, pageSchema } from "../common.ts";
 
 const filter = (description: string, example: string) =>
   z.string().min(1).max(200).optional().openapi({ description, example });
@@ -8,7 +8,7 @@ const filter = (description: string, example: string) =>
 /** Strict: a misspelt filter is an error, not a silently unfiltered audit trail. */
 export const AuditListQuery = z
   .strictObject({
-    ...PageQuery.shape,
+    ...pageQuery("aud").shape,
     action: filter("Exact action", "endpoint.create"),
     targetType: filter("Exact target type", "endpoint"),
     targetId: filter("Exact target id", "ep_01JF3Z8Q4K2M6N8P0R2T4V6X8Z"),

@@ -10,7 +10,7 @@ const route = createRoute({
   tags: ["dead letters"],
   summary: "Redrive dead deliveries",
   description:
-    "Starts a fresh retry cycle for every matching dead delivery (by ids, endpoint and/or dead-lettered since). A redriven delivery that fails again is dead-lettered again. Scope `deliveries:write`.",
+    "Starts a fresh retry cycle for every matching dead delivery (by ids, endpoint and/or dead-lettered since). A redriven delivery that fails again is dead-lettered again. With `deliveryIds`, every distinct id is accounted for in the answer: counted in `redriven` or `skipped` (dead, but its endpoint is disabled or deleted), or listed in `notFound` (unknown or not yours) or `notDead` (not a matching dead letter). `notFound` and `notDead` are empty without `deliveryIds`. Scope `deliveries:write`.",
   security,
   middleware: [guard({ scopes: ["deliveries:write"] })] as const,
   request: { body: { required: true, content: { "application/json": { schema: RedriveBody } } } },

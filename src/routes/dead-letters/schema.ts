@@ -1,8 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { pageQuery, storable } from "../common.ts";
 
-export const ListDeadLettersQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ example: 50 }),
-  cursor: z.string().max(200).optional().openapi({ description: "`nextCursor` of the previous page" }),
+export const ListDeadLettersQuery = pageQuery("dlv").extend({
   endpointId: z.string().max(64).optional(),
   eventType: z.string().max(200).optional(),
   since: z.iso
@@ -13,8 +12,12 @@ export const ListDeadLettersQuery = z.object({
 
 export const RedriveBody = z
   .strictObject({
-    deliveryIds: z.array(z.string().max(64)).min(1).max(1000).optional(),
-    endpointId: z.string().max(64).optional(),
+    deliveryIds: z
+      .array(storable(z.string().max(64)))
+      .min(1)
+      .max(1000)
+      .optional(),
+    endpointId: storable(z.string().max(64)).optional(),
     since: z.iso
       .datetime({ offset: true })
       .optional()
@@ -30,6 +33,15 @@ export const RedriveResultSchema = z
     redriven: z.number().int().openapi({ description: "Dead deliveries restarted" }),
     skipped: z.number().int().openapi({
       description: "Matching dead deliveries left alone because their endpoint is deleted or disabled",
+    }),
+    notFound: z.array(z.string()).openapi({
+      description: "Given `deliveryIds` with no delivery you can see (unknown, or another tenant's)",
+      example: ["dlv_01JF3ZQ4C8M3W5V6X7Y8Z9A0B1"],
+    }),
+    notDead: z.array(z.string()).openapi({
+      description:
+        "Given `deliveryIds` whose delivery is not a matching dead letter (pending, succeeded or cancelled, or outside `endpointId`/`since`), left alone",
+      example: [],
     }),
   })
   .openapi("RedriveResult");

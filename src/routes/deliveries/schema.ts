@@ -1,13 +1,12 @@
 import { z } from "@hono/zod-openapi";
+import { pageQuery } from "../common.ts";
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "dead", "cancelled"] as const;
 
 const time = (description: string) =>
   z.iso.datetime({ offset: true }).optional().openapi({ description, example: "2026-12-01T00:00:00Z" });
 
-export const ListDeliveriesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ example: 50 }),
-  cursor: z.string().max(200).optional().openapi({ description: "`nextCursor` of the previous page" }),
+export const ListDeliveriesQuery = pageQuery("dlv").extend({
   endpointId: z.string().max(64).optional(),
   eventId: z.string().max(64).optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),

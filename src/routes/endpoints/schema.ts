@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { HEADER_NAME_RE, HEADER_VALUE_RE, isReservedHeader } from "../../delivery/headers.ts";
+import { pageQuery, plainLine, plainText, storable } from "../common.ts";
 
 /** Longest accepted endpoint URL. */
 export const MAX_URL_LENGTH = 2048;
@@ -14,11 +15,9 @@ const EVENT_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$/;
 const TICKER_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 const SECRET_RE = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 
-const Url = z
-  .string()
-  .min(1, "must not be empty")
-  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
-  .openapi({ example: "https://partner.example.com/webhooks/signalpost" });
+const Url = plainLine(
+  z.string().min(1, "must not be empty").max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`),
+).openapi({ example: "https://partner.example.com/webhooks/signalpost" });
 
 const EventTypes = z
   .array(
@@ -74,9 +73,12 @@ const Headers = z
   });
 
 const Metadata = z
-  .record(z.string().min(1).max(100), z.string().max(1000))
+  .record(plainLine(z.string().min(1).max(100)), plainLine(z.string().max(1000)))
   .refine((m) => Object.keys(m).length <= 50, "at most 50 metadata keys are allowed")
   .openapi({ example: { team: "quant" } });
+
+/** Free text shown back to the tenant; tabs and line breaks allowed. */
+const Description = plainText(z.string().max(500));
 
 const RetrySchedule = z
   .array(z.number().int().min(0).max(MAX_RETRY_DELAY_MS))
@@ -103,12 +105,12 @@ const Limits = {
 
 export const CreateEndpointBody = z
   .strictObject({
-    tenantId: z.string().max(64).optional().openapi({
+    tenantId: storable(z.string().max(64)).optional().openapi({
       description:
         "Operator only: the tenant that owns the endpoint. Tenant keys create for their own tenant.",
     }),
     url: Url,
-    description: z.string().max(500).optional(),
+    description: Description.optional(),
     eventTypes: EventTypes.nullable().optional(),
     symbols: Symbols.nullable().optional(),
     headers: Headers.optional(),
@@ -125,7 +127,7 @@ export type CreateEndpointBody = z.infer<typeof CreateEndpointBody>;
 export const UpdateEndpointBody = z
   .strictObject({
     url: Url.optional(),
-    description: z.string().max(500).optional(),
+    description: Description.optional(),
     eventTypes: EventTypes.nullable().optional(),
     symbols: Symbols.nullable().optional(),
     headers: Headers.optional(),
@@ -174,9 +176,7 @@ export const EndpointWithSecretSchema = EndpointSchema.extend({
   }),
 }).openapi("EndpointWithSecret");
 
-export const ListEndpointsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ example: 50 }),
-  cursor: z.string().max(200).optional().openapi({ description: "`nextCursor` of the previous page" }),
+export const ListEndpointsQuery = pageQuery("ep").extend({
   disabled: z
     .enum(["true", "false"])
     .optional()

@@ -10,7 +10,7 @@ const route = createRoute({
   tags: ["event-types"],
   summary: "Add an event type to the catalog",
   description:
-    "Operator only (`event-types:write`). Names are dotted lowercase words, like `signal.changed`.",
+    "Operator only (`event-types:write`). Names are dotted lowercase words, like `signal.changed`. `schema` must be a usable JSON Schema draft 2020-12 (400 naming `body.schema…` otherwise) and `example` must conform to it; published `data` is validated against it.",
   security,
   middleware: [guard({ operator: true, scopes: ["event-types:write"] })] as const,
   request: { body: { required: true, content: { "application/json": { schema: CreateEventTypeBody } } } },

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { EventType } from "../../../db/schema/index.ts";
 import { BUILT_IN_EVENT_TYPES } from "../../services/event-types/catalog.ts";
-import { PageQuery, pageSchema } from "../common.ts";
+import { nulPath, pageQueryWith, pageSchema, plainText } from "../common.ts";
 
 /** Dotted lowercase names: `signal.changed`, `grade.upgraded`, `billing.invoice_paid`. */
 export const EVENT_TYPE_NAME_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
@@ -9,13 +9,19 @@ export const EVENT_TYPE_NAME_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 /** Largest schema or example an operator may register, serialised. */
 const MAX_DOCUMENT_BYTES = 65_536;
 
+/** A JSON object stored as jsonb: bounded in size, and with no U+0000 in any string or key. */
 const jsonObject = (what: string) =>
   z
     .record(z.string(), z.unknown())
     .refine(
       (v) => Buffer.byteLength(JSON.stringify(v), "utf8") <= MAX_DOCUMENT_BYTES,
       `the ${what} must serialise to at most ${MAX_DOCUMENT_BYTES} bytes`,
-    );
+    )
+    .superRefine((v, ctx) => {
+      const at = nulPath(v);
+      if (at)
+        ctx.addIssue({ code: "custom", path: at, message: "must not contain the NUL character (U+0000)" });
+    });
 
 export const EventTypeName = z
   .string()
@@ -41,11 +47,16 @@ export const EventTypeSchema = z
 export const CreateEventTypeBody = z
   .strictObject({
     name: EventTypeName,
-    description: z.string().trim().min(1).max(1000).openapi({ example: "A symbol's trading signal flipped" }),
-    schema: jsonObject("schema")
+    description: plainText(z.string().trim().min(1).max(1000)).openapi({
+      example: "A symbol's trading signal flipped",
+    }),
+    schema: jsonObject("schema").optional().openapi({
+      description:
+        "JSON Schema (draft 2020-12) of `data`, enforced on publish (422 naming each bad path); default: any object. An invalid or uncompilable schema (unknown draft, unresolvable `$ref`, bad `pattern`) is a 400.",
+    }),
+    example: jsonObject("example")
       .optional()
-      .openapi({ description: "JSON Schema (draft 2020-12) of `data`; default: any object" }),
-    example: jsonObject("example").optional().openapi({ description: "An example `data` object" }),
+      .openapi({ description: "An example `data` object; must conform to `schema`" }),
   })
   .openapi("CreateEventType");
 
@@ -56,7 +67,10 @@ export const EventTypeNameParam = z.object({
     .openapi({ param: { name: "name", in: "path" }, example: "signal.changed" }),
 });
 
-export const EventTypeListQuery = PageQuery.extend({
+export const EventTypeListQuery = pageQueryWith(
+  z.string().max(100).regex(EVENT_TYPE_NAME_RE, "must be the nextCursor of a previous page (a type name)"),
+  "signal.changed",
+).extend({
   includeDeprecated: z
     .enum(["true", "false"])
     .default("false")

@@ -11,7 +11,7 @@ const route = createRoute({
   tags: ["events"],
   summary: "Publish 1–100 events, all or nothing",
   description:
-    "Operator only (`events:write`). One bad event rejects the whole batch; `errors[].path` names it (`body.events.3.type`).",
+    "Operator only (`events:write`). Each event is checked as in `POST /v1/events`, `data` against its type's JSON Schema included. One bad event rejects the whole batch; `errors[].path` names it (`body.events.3.type`, `body.events.3.data.symbol`).",
   security,
   middleware: [guard({ operator: true, scopes: ["events:write"] })] as const,
   request: {

@@ -11,7 +11,7 @@ const route = createRoute({
   tags: ["events"],
   summary: "Publish an event",
   description:
-    "Operator only (`events:write`). Stores the event and enqueues its fan-out in one transaction; every subscribed endpoint (of `tenantId`, or of every tenant) gets a signed delivery. Unknown or deprecated types and unknown tenants are a 422 naming the field.",
+    "Operator only (`events:write`). Stores the event and enqueues its fan-out in one transaction; every subscribed endpoint (of `tenantId`, or of every tenant) gets a signed delivery. Unknown or deprecated types and unknown tenants are a 422 naming the field; so is `data` that does not match the type's JSON Schema (draft 2020-12, see `/v1/event-types`), with one error per bad path (`body.data.current.value`).",
   security,
   middleware: [guard({ operator: true, scopes: ["events:write"] })] as const,
   request: {

@@ -1,13 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import type { StoredEvent } from "../../services/events/insert.ts";
-import { PageQuery, pageSchema } from "../common.ts";
+import { pageQuery, pageSchema, plainLine, storable } from "../common.ts";
 
 /** Largest number of events in one batch. */
 export const MAX_BATCH = 100;
 
 export const PublishEventBody = z
   .strictObject({
-    type: z.string().min(1).max(100).openapi({ example: "signal.changed" }),
+    type: storable(z.string().min(1).max(100)).openapi({ example: "signal.changed" }),
     data: z.record(z.string(), z.unknown()).openapi({
       description: "Any JSON object; see the type's schema in `/v1/event-types`",
       example: {
@@ -20,13 +20,10 @@ export const PublishEventBody = z
         source: "api",
       },
     }),
-    tenantId: z
-      .string()
-      .min(1)
-      .max(64)
+    tenantId: storable(z.string().min(1).max(64))
       .optional()
       .openapi({ description: "Deliver to this tenant only. Omit to deliver to every subscribed tenant." }),
-    symbol: z.string().min(1).max(64).optional().openapi({
+    symbol: plainLine(z.string().min(1).max(64)).optional().openapi({
       description: "For endpoint symbol filters. Default: `data.symbol` when it is a string.",
       example: "BTC",
     }),
@@ -73,7 +70,7 @@ export const EventSchema = EventSummarySchema.extend({
   data: z.unknown().openapi({ description: "The `data` as delivered" }),
 }).openapi("Event");
 
-export const EventListQuery = PageQuery.extend({
+export const EventListQuery = pageQuery("evt").extend({
   type: z.string().max(100).optional().openapi({ example: "signal.changed" }),
   since: z.iso.datetime({ offset: true }).optional().openapi({ description: "Created at or after" }),
   until: z.iso.datetime({ offset: true }).optional().openapi({ description: "Created before" }),

@@ -9,7 +9,7 @@ const route = createRoute({
   tags: ["tenants"],
   summary: "Delete a tenant (soft)",
   description:
-    "Its API keys stop working at once, its endpoints stop receiving and their queued deliveries are cancelled. Its delivery log and audit rows stay readable to the operator.",
+    "Its API keys stop working at once, its endpoints are disabled (`disabledReason`: `tenant deleted`) and their pending deliveries are cancelled, in one transaction. Its endpoints, delivery log and audit rows stay readable to the operator.",
   security,
   middleware: [guard({ operator: true, scopes: ["tenants:admin"] })] as const,
   request: { params: IdParam("ten", "01JF3Z8Q4K2M6N8P0R2T4V6X8Z") },

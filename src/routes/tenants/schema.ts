@@ -1,21 +1,16 @@
 import { z } from "@hono/zod-openapi";
 import type { Tenant } from "../../../db/schema/index.ts";
-import { PageQuery, pageSchema } from "../common.ts";
-
-const CONTROL_CHARS = /\p{Cc}/u;
+import { pageQuery, pageSchema, plainLine } from "../common.ts";
 
 /** A display name: 1–200 characters, any script or emoji, no control characters. */
-export const TenantName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(200)
-  .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters")
-  .openapi({ example: "Acme Trading" });
+export const TenantName = plainLine(z.string().trim().min(1).max(200)).openapi({ example: "Acme Trading" });
 
-/** Free-form labels for the operator's own bookkeeping: up to 50 keys, keys ≤ 40 chars, values ≤ 500. */
+/**
+ * Free-form labels for the operator's own bookkeeping: up to 50 keys, keys ≤ 40 chars, values ≤ 500,
+ * neither with control characters.
+ */
 export const TenantMetadata = z
-  .record(z.string().min(1).max(40), z.string().max(500))
+  .record(plainLine(z.string().min(1).max(40)), plainLine(z.string().max(500)))
   .refine((m) => Object.keys(m).length <= 50, "at most 50 metadata keys")
   .openapi({ example: { plan: "pro", crmId: "C-1042" } });
 
@@ -42,7 +37,7 @@ export const UpdateTenantBody = z
   .refine((b) => b.name !== undefined || b.metadata !== undefined, "send at least one of name, metadata")
   .openapi("UpdateTenant");
 
-export const TenantListQuery = PageQuery.extend({
+export const TenantListQuery = pageQuery("ten").extend({
   includeDeleted: z
     .enum(["true", "false"])
     .default("false")

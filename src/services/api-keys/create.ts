@@ -4,7 +4,13 @@ import { type ApiKey, apiKeys, tenants } from "../../../db/schema/index.ts";
 import { generateApiKeyToken } from "../../auth/api-key-token.ts";
 import { normaliseCidr } from "../../auth/ip-allowlist.ts";
 import { OPERATOR_ONLY_SCOPES, type Scope } from "../../auth/principal.ts";
-import { ApiError, type FieldError, ForbiddenError, ValidationError } from "../../errors/index.ts";
+import {
+  ApiError,
+  type FieldError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from "../../errors/index.ts";
 import { newId } from "../../lib/ids.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { ServiceCtx } from "../context.ts";
@@ -19,8 +25,9 @@ export type CreateApiKeyInput = {
 
 /**
  * Creates a key and returns its token, which is never stored (only its SHA-256) nor shown again.
- * Operators create operator keys (no tenantId) or keys of any live tenant. A tenant creates keys for
- * itself only, with scopes it holds itself: a key can never mint a wider one.
+ * Operators create operator keys (no tenantId) or keys of any live tenant (422 for any other id).
+ * A tenant creates keys for itself only (404 for any other tenant id), with scopes it holds
+ * itself: a key can never mint a wider one.
  */
 export async function createApiKey(
   ctx: ServiceCtx,
@@ -39,8 +46,10 @@ export async function createApiKey(
   return ctx.deps.db.transaction(async (tx) => {
     if (p.role === "tenant" && !p.tenantId) throw new ForbiddenError("this credential has no tenant");
     const tenantId = p.role === "operator" ? (input.tenantId ?? null) : p.tenantId;
+    // Another tenant's id reads as an id that does not exist: the same 404 as POST /v1/endpoints,
+    // so a tenant cannot even learn that another tenant exists.
     if (p.role === "tenant" && input.tenantId !== undefined && input.tenantId !== p.tenantId)
-      throw unknownTenant(); // another tenant's id: indistinguishable from one that does not exist
+      throw new NotFoundError("tenant", input.tenantId);
     if (tenantId !== null) await requireLiveTenant(tx, tenantId);
     // A tenant caller only ever mints tenant keys.
     const role = p.role === "tenant" || tenantId !== null ? "tenant" : "operator";

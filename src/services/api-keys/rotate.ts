@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { type ApiKey, apiKeys } from "../../../db/schema/index.ts";
 import { generateApiKeyToken } from "../../auth/api-key-token.ts";
 import { ConflictError, ForbiddenError } from "../../errors/index.ts";
@@ -12,7 +12,8 @@ export type RotateApiKeyInput = { gracePeriodSeconds: number };
 /**
  * Replaces a key's secret: a new key row (same name, tenant, scopes, allowlist and expiry,
  * `rotatedFromId` = the old id) and the old key set to expire after the grace period (never later
- * than it already would). Returns the new token, shown once.
+ * than it already would). Returns the new token, shown once. A key rotates once: rotating it
+ * again is a 409 naming its successor, which is the key to rotate next.
  */
 export async function rotateApiKey(
   ctx: ServiceCtx,
@@ -25,6 +26,16 @@ export async function rotateApiKey(
     if (old.revokedAt) throw new ConflictError("a revoked key cannot be rotated; create a new one");
     if (old.expiresAt && old.expiresAt <= now)
       throw new ConflictError("an expired key cannot be rotated; create a new one");
+    // One successor per key: a second one would be a live key nobody asked to keep. The row lock
+    // above serialises concurrent rotations, so the loser sees the winner's successor here.
+    const [successor] = await tx
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(eq(apiKeys.rotatedFromId, old.id))
+      .orderBy(asc(apiKeys.id))
+      .limit(1);
+    if (successor)
+      throw new ConflictError(`this key was already rotated; rotate its successor ${successor.id} instead`);
     // Rotation hands out a token with the key's scopes, so a tenant caller must hold them all.
     const p = ctx.principal;
     if (p.role === "tenant" && !old.scopes.every((s) => (p.scopes as readonly string[]).includes(s)))

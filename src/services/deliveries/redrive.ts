@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, or } from "drizzle-orm";
+import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, or, type SQL, sql } from "drizzle-orm";
 import { deliveries, endpoints } from "../../../db/schema/index.ts";
 import { ValidationError } from "../../errors/index.ts";
 import { recordAudit } from "../audit/record.ts";
@@ -15,31 +15,41 @@ export type RedriveInput = {
   since?: Date | undefined;
 };
 
+export type RedriveResult = {
+  redriven: number;
+  skipped: number;
+  /** Given ids with no delivery visible to the caller (unknown, or another tenant's). */
+  notFound: string[];
+  /** Given ids whose delivery is not a dead letter matching the request (so was left alone). */
+  notDead: string[];
+};
+
 /**
  * Redrives the caller's dead deliveries matching every given selector (at least one is required),
  * in batches of REDRIVE_BATCH, each batch its own transaction with its own audit row. Walks ids in
  * ascending order once, so a delivery that dies again during the run is not picked up twice.
- * Dead deliveries of deleted or disabled endpoints are counted as skipped.
+ * Dead deliveries of deleted or disabled endpoints are counted as skipped. With `deliveryIds`,
+ * every distinct id is accounted for: redriven, skipped, notFound or notDead.
  */
-export async function redriveDeadLetters(
-  ctx: ServiceCtx,
-  input: RedriveInput,
-): Promise<{ redriven: number; skipped: number }> {
+export async function redriveDeadLetters(ctx: ServiceCtx, input: RedriveInput): Promise<RedriveResult> {
   if (!input.deliveryIds && !input.endpointId && !input.since)
     throw new ValidationError("the request body is invalid", [
       { path: "body", message: "name deliveryIds, endpointId or since (or a combination)", code: "required" },
     ]);
   const tenant = tenantScope(ctx);
   const { db } = ctx.deps;
+  const ids = input.deliveryIds ? [...new Set(input.deliveryIds)] : undefined;
+  const visible = and(
+    tenant ? eq(deliveries.tenantId, tenant) : undefined,
+    ids ? inArray(deliveries.id, ids.length ? ids : [""]) : undefined,
+  );
   const selected = and(
     eq(deliveries.status, "dead"),
-    tenant ? eq(deliveries.tenantId, tenant) : undefined,
-    input.deliveryIds
-      ? inArray(deliveries.id, input.deliveryIds.length ? input.deliveryIds : [""])
-      : undefined,
+    visible,
     input.endpointId ? eq(deliveries.endpointId, input.endpointId) : undefined,
     input.since ? gte(deliveries.completedAt, input.since) : undefined,
   );
+  const redrivenIds = new Set<string>();
   let redriven = 0;
   let after = "";
   for (;;) {
@@ -73,15 +83,46 @@ export async function redriveDeadLetters(
             ...(input.since ? { since: input.since.toISOString() } : {}),
           },
         });
-      return restarted.length;
+      return restarted;
     });
-    redriven += done;
+    redriven += done.length;
+    if (ids) for (const d of done) redrivenIds.add(d.id);
     if (batch.length < REDRIVE_BATCH) break;
   }
+  if (ids) return { redriven, ...(await accountFor(ctx, ids, visible, selected, redrivenIds)) };
   const [skipped] = await db
     .select({ n: count() })
     .from(deliveries)
     .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
     .where(and(selected, or(eq(endpoints.disabled, true), isNotNull(endpoints.deletedAt))));
-  return { redriven, skipped: skipped?.n ?? 0 };
+  return { redriven, skipped: skipped?.n ?? 0, notFound: [], notDead: [] };
+}
+
+/** Sorts the given ids that were not redriven into skipped, notFound and notDead, in request order. */
+async function accountFor(
+  ctx: ServiceCtx,
+  ids: readonly string[],
+  visible: SQL | undefined,
+  selected: SQL | undefined,
+  redrivenIds: ReadonlySet<string>,
+): Promise<Omit<RedriveResult, "redriven">> {
+  const rows = await ctx.deps.db
+    .select({
+      id: deliveries.id,
+      selected: sql<boolean>`coalesce(${selected}, false)`,
+      endpointGone: sql<boolean>`(${endpoints.disabled} or ${endpoints.deletedAt} is not null)`,
+    })
+    .from(deliveries)
+    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
+    .where(visible);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const result: Omit<RedriveResult, "redriven"> = { skipped: 0, notFound: [], notDead: [] };
+  for (const id of ids) {
+    if (redrivenIds.has(id)) continue;
+    const row = byId.get(id);
+    if (!row) result.notFound.push(id);
+    else if (row.selected && row.endpointGone) result.skipped++;
+    else result.notDead.push(id);
+  }
+  return result;
 }

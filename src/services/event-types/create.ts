@@ -1,7 +1,8 @@
 import { type EventType, eventTypes } from "../../../db/schema/index.ts";
-import { ConflictError } from "../../errors/index.ts";
+import { ConflictError, type FieldError, ValidationError } from "../../errors/index.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { ServiceCtx } from "../context.ts";
+import { eventDataErrors, JSON_SCHEMA_DRAFT, type SchemaProblem, schemaProblems } from "./data-schema.ts";
 
 export type CreateEventTypeInput = {
   name: string;
@@ -11,10 +12,14 @@ export type CreateEventTypeInput = {
 };
 
 /** With no schema given, `data` is described as "any JSON object". */
-const DEFAULT_SCHEMA = { $schema: "https://json-schema.org/draft/2020-12/schema", type: "object" };
+const DEFAULT_SCHEMA = { $schema: JSON_SCHEMA_DRAFT, type: "object" };
 
-/** Adds an event type to the catalog (operator only). An existing name is a 409. */
+/**
+ * Adds an event type to the catalog (operator only). The schema must be a usable draft 2020-12
+ * schema and the example must conform to it (400 naming the paths); an existing name is a 409.
+ */
 export async function createEventType(ctx: ServiceCtx, input: CreateEventTypeInput): Promise<EventType> {
+  checkSchemaAndExample(input);
   return ctx.deps.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(eventTypes)
@@ -36,4 +41,22 @@ export async function createEventType(ctx: ServiceCtx, input: CreateEventTypeInp
     });
     return row;
   });
+}
+
+function checkSchemaAndExample(input: CreateEventTypeInput): void {
+  const at = (root: string, problems: SchemaProblem[]): FieldError[] =>
+    problems.map((p) => ({
+      path: p.path ? `${root}.${p.path}` : root,
+      message: p.message,
+      code: p.code,
+    }));
+  if (input.schema) {
+    const errors = at("body.schema", schemaProblems(input.schema));
+    if (errors.length)
+      throw new ValidationError("the schema is not a usable JSON Schema (draft 2020-12)", errors);
+  }
+  if (input.example !== undefined) {
+    const errors = at("body.example", eventDataErrors(input.schema ?? DEFAULT_SCHEMA, input.example));
+    if (errors.length) throw new ValidationError("the example does not match the schema", errors);
+  }
 }

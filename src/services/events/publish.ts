@@ -4,6 +4,7 @@ import { eventTypes, idempotencyKeys, tenants } from "../../../db/schema/index.t
 import { ApiError, type FieldError } from "../../errors/index.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { ServiceCtx } from "../context.ts";
+import { eventDataErrors, isUncompilableSchema } from "../event-types/data-schema.ts";
 import { envelope, insertEvents, type NewEvent, type StoredEvent } from "./insert.ts";
 
 export type PublishEventInput = {
@@ -105,10 +106,13 @@ export function toSummary(e: StoredEvent): EventSummary {
   };
 }
 
-/** Events about one symbol carry it in `data.symbol`; endpoint symbol filters need it on the row. */
+/**
+ * Events about one symbol carry it in `data.symbol`; endpoint symbol filters need it on the row.
+ * One with control characters (a NUL cannot even be stored in a text column) is not a symbol.
+ */
 function symbolFromData(data: Record<string, unknown>): string | null {
   const s = data.symbol;
-  return typeof s === "string" && s.length > 0 && s.length <= 64 ? s : null;
+  return typeof s === "string" && s.length > 0 && s.length <= 64 && !/\p{Cc}/u.test(s) ? s : null;
 }
 
 /** 413 when any envelope (the exact bytes a delivery would send) exceeds the limit. */
@@ -160,7 +164,10 @@ async function claimIdempotencyKey(
   return { status: row.responseStatus, body: row.responseBody, replayed: true };
 }
 
-/** 422 naming every unknown or deprecated type and every tenant that is not live. */
+/**
+ * 422 naming every unknown or deprecated type, every tenant that is not live, and every path of
+ * `data` that does not match its type's JSON Schema.
+ */
 async function checkReferences(
   tx: Tx,
   events: readonly PublishEventInput[],
@@ -168,7 +175,7 @@ async function checkReferences(
 ): Promise<void> {
   const typeNames = [...new Set(events.map((e) => e.type))];
   const types = await tx
-    .select({ name: eventTypes.name, deprecatedAt: eventTypes.deprecatedAt })
+    .select({ name: eventTypes.name, deprecatedAt: eventTypes.deprecatedAt, schema: eventTypes.schema })
     .from(eventTypes)
     .where(inArray(eventTypes.name, typeNames));
   const byName = new Map(types.map((t) => [t.name, t]));
@@ -192,4 +199,31 @@ async function checkReferences(
   });
   if (errors.length)
     throw new ApiError("unprocessable", "the request names unknown or retired things", { errors });
+  events.forEach((e, i) => {
+    const t = byName.get(e.type);
+    if (t) errors.push(...dataErrors(t.name, t.schema, e.data, at(i, "data"), at(i, "type")));
+  });
+  if (errors.length)
+    throw new ApiError("unprocessable", "event data does not match the schema of its type", { errors });
+}
+
+function dataErrors(
+  type: string,
+  schema: Record<string, unknown>,
+  data: Record<string, unknown>,
+  dataPath: string,
+  typePath: string,
+): FieldError[] {
+  try {
+    return eventDataErrors(schema, data).map((p) => ({
+      path: p.path ? `${dataPath}.${p.path}` : dataPath,
+      message: p.message,
+      code: p.code,
+    }));
+  } catch (err) {
+    // Creation refuses such schemas; one stored before that check blocks its type rather than
+    // letting unvalidated data through.
+    if (!isUncompilableSchema(err)) throw err;
+    return [{ path: typePath, message: `the JSON Schema of event type "${type}" cannot be compiled` }];
+  }
 }

@@ -76,7 +76,7 @@ describe("happy paths", () => {
       body: { deliveryIds: [d.id] },
     });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ redriven: 1, skipped: 0 });
+    expect(res.body).toEqual({ redriven: 1, skipped: 0, notFound: [], notDead: [] });
     const again = await waitUntil(async () => {
       const [row] = await t.deps.db.select().from(deliveries).where(eq(deliveries.id, d.id));
       return row?.status === "dead" && row.attemptCount > N + 1 ? row : null;
@@ -131,7 +131,7 @@ describe("happy paths", () => {
       token: tenant.token,
       body: { endpointId },
     });
-    expect(res.body).toEqual({ redriven: 4, skipped: 0 });
+    expect(res.body).toEqual({ redriven: 4, skipped: 0, notFound: [], notDead: [] });
     await waitUntil(async () => {
       const rows = await t.deps.db.select().from(deliveries).where(eq(deliveries.endpointId, endpointId));
       return rows.every((r) => r.status === "dead" && r.attemptCount === 2 * (N + 1));
@@ -143,7 +143,7 @@ describe("happy paths", () => {
       token: tenant.token,
       body: { endpointId, since: future },
     });
-    expect(none.body).toEqual({ redriven: 0, skipped: 0 });
+    expect(none.body).toEqual({ redriven: 0, skipped: 0, notFound: [], notDead: [] });
     await rx.close();
   });
 
@@ -157,7 +157,7 @@ describe("happy paths", () => {
       token: tenant.token,
       body: { deliveryIds: dead.map((d) => d.id) },
     });
-    expect(res.body).toEqual({ redriven: 0, skipped: 1 });
+    expect(res.body).toEqual({ redriven: 0, skipped: 1, notFound: [], notDead: [] });
     const [row] = await t.deps.db.select().from(deliveries).where(eq(deliveries.endpointId, endpointId));
     expect(row?.status).toBe("dead");
     await rx.close();
@@ -242,9 +242,14 @@ describe("security", () => {
     expect(
       (await t.request("GET", `/v1/dead-letters?endpointId=${endpointId}`, { token: other.token })).body.data,
     ).toEqual([]);
-    for (const body of [{ deliveryIds: dead.map((d) => d.id) }, { endpointId }]) {
+    const deadIds = dead.map((d) => d.id);
+    // Another tenant's ids read exactly like unknown ones.
+    for (const [body, notFound] of [
+      [{ deliveryIds: deadIds }, deadIds],
+      [{ endpointId }, []],
+    ] as const) {
       const res = await t.request("POST", "/v1/dead-letters/redrive", { token: other.token, body });
-      expect(res.body).toEqual({ redriven: 0, skipped: 0 });
+      expect(res.body).toEqual({ redriven: 0, skipped: 0, notFound, notDead: [] });
     }
     await new Promise((r) => setTimeout(r, 200));
     expect(rx.requests).toHaveLength(N + 1);

@@ -8,9 +8,16 @@ import { startReceiver } from "../../helpers/receiver.ts";
 import { createKey, createTenantWithKey, unusedId } from "../../helpers/security.ts";
 
 const MAX_PAYLOAD = 2048;
+/** An operator type without a schema: its data may be any object. */
+const ANY = "test.any";
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({ env: { MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) } });
+  // Built-in types enforce their schemas; tests about publishing itself use a type without one.
+  const created = await t.request("POST", "/v1/event-types", {
+    body: { name: ANY, description: "any object (no schema)" },
+  });
+  expect(created.status).toBe(201);
 });
 afterAll(async () => {
   await t?.close();
@@ -27,6 +34,15 @@ async function eventCount(where = sql`true`): Promise<number> {
   const [row] = await t.deps.db.select({ n: count() }).from(events).where(where);
   return row?.n ?? 0;
 }
+
+const grade = (symbol: string) => ({
+  symbol,
+  kind: "tm_grade",
+  previous: { score: 60, label: "Neutral" },
+  current: { score: 75, label: "Buy" },
+  observedAt: "2026-12-03T00:00:00Z",
+  source: "api",
+});
 
 const signal = {
   symbol: "BTC",
@@ -62,7 +78,7 @@ describe("publish", () => {
   test("targeting one tenant; an explicit symbol wins over data.symbol", async () => {
     const tenant = await createTenantWithKey(t.deps.db, ["events:read"]);
     const res = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: { symbol: "ETH", n: 1 }, tenantId: tenant.tenantId, symbol: "SOL" },
+      body: { type: ANY, data: { symbol: "ETH", n: 1 }, tenantId: tenant.tenantId, symbol: "SOL" },
     });
     expect(res.body).toMatchObject({ tenantId: tenant.tenantId, symbol: "SOL" });
   });
@@ -92,8 +108,8 @@ describe("publish", () => {
       body: {
         events: [
           { type: "signal.changed", data: signal },
-          { type: "grade.upgraded", data: { symbol: "ETH" } },
-          { type: "webhook.test", data: {}, symbol: "XRP" },
+          { type: "grade.upgraded", data: grade("ETH") },
+          { type: ANY, data: {}, symbol: "XRP" },
         ],
       },
     });
@@ -101,7 +117,7 @@ describe("publish", () => {
     expect(res.body.data.map((e: { type: string; symbol: string }) => [e.type, e.symbol])).toEqual([
       ["signal.changed", "BTC"],
       ["grade.upgraded", "ETH"],
-      ["webhook.test", "XRP"],
+      [ANY, "XRP"],
     ]);
     const ids = res.body.data.map((e: { id: string }) => e.id);
     expect(ids).toEqual([...ids].sort());
@@ -111,7 +127,7 @@ describe("publish", () => {
 
   test("a batch is all or nothing: one bad row stores none and names the row", async () => {
     const before = await eventCount();
-    const rows = Array.from({ length: 5 }, (_, i) => ({ type: "webhook.test", data: { i } }));
+    const rows = Array.from({ length: 5 }, (_, i) => ({ type: ANY, data: { i } }));
     const unknownType = rows.map((r, i) => (i === 3 ? { ...r, type: "no.such_type" } : r));
     expectProblem(
       await t.request("POST", "/v1/events/batch", { body: { events: unknownType } }),
@@ -159,11 +175,11 @@ describe("publish", () => {
   test("payloads over MAX_PAYLOAD_BYTES (UTF-8 bytes of the envelope) are a 413", async () => {
     // 2-byte characters: under the limit in characters, over it in bytes.
     const res = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: { pad: "é".repeat(MAX_PAYLOAD / 2) } },
+      body: { type: ANY, data: { pad: "é".repeat(MAX_PAYLOAD / 2) } },
     });
     expectProblem(res, 413, "payload_too_large", ["body.data"]);
     const fits = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: { pad: "é".repeat(MAX_PAYLOAD / 2 - 100) } },
+      body: { type: ANY, data: { pad: "é".repeat(MAX_PAYLOAD / 2 - 100) } },
     });
     expect(fits.status).toBe(202);
   });
@@ -171,12 +187,12 @@ describe("publish", () => {
 
 describe("Idempotency-Key", () => {
   test("a repeat returns the first answer, marked replayed, and stores nothing new", async () => {
-    const body = { type: "webhook.test", data: { a: 1, b: [1, 2] } };
+    const body = { type: ANY, data: { a: 1, b: [1, 2] } };
     const headers = { "idempotency-key": "publish-once-1" };
     const first = await t.request("POST", "/v1/events", { body, headers });
     // Same JSON with its keys in another order is the same request.
     const second = await t.request("POST", "/v1/events", {
-      rawBody: '{"data":{"b":[1,2],"a":1},"type":"webhook.test"}',
+      rawBody: `{"data":{"b":[1,2],"a":1},"type":"${ANY}"}`,
       headers,
     });
     expect(first.status).toBe(202);
@@ -190,7 +206,7 @@ describe("Idempotency-Key", () => {
 
   test("10 concurrent identical requests create exactly one event and answer identically", async () => {
     const marker = `concurrent-${Date.now()}`;
-    const body = { type: "webhook.test", data: { marker } };
+    const body = { type: ANY, data: { marker } };
     const responses = await Promise.all(
       Array.from({ length: 10 }, () =>
         t.request("POST", "/v1/events", { body, headers: { "idempotency-key": marker } }),
@@ -205,19 +221,19 @@ describe("Idempotency-Key", () => {
   test("the same key with another body (or path) is a 422 and creates nothing", async () => {
     const headers = { "idempotency-key": "reused-key" };
     const first = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: { v: 1 } },
+      body: { type: ANY, data: { v: 1 } },
       headers,
     });
     expect(first.status).toBe(202);
     const before = await eventCount();
     const other = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: { v: 2 } },
+      body: { type: ANY, data: { v: 2 } },
       headers,
     });
     expectProblem(other, 422, "unprocessable", ["header.idempotency-key"]);
     expect(other.body.detail).toBe("Idempotency-Key reused with a different request");
     const batch = await t.request("POST", "/v1/events/batch", {
-      body: { events: [{ type: "webhook.test", data: { v: 1 } }] },
+      body: { events: [{ type: ANY, data: { v: 1 } }] },
       headers,
     });
     expectProblem(batch, 422, "unprocessable", ["header.idempotency-key"]);
@@ -227,8 +243,8 @@ describe("Idempotency-Key", () => {
   test("batches replay too; keys are per API key; failed requests store no key", async () => {
     const body = {
       events: [
-        { type: "webhook.test", data: { x: 1 } },
-        { type: "webhook.test", data: { x: 2 } },
+        { type: ANY, data: { x: 1 } },
+        { type: ANY, data: { x: 2 } },
       ],
     };
     const headers = { "idempotency-key": "batch-1" };
@@ -253,7 +269,7 @@ describe("Idempotency-Key", () => {
       .where(eq(idempotencyKeys.key, "failed-first"));
     expect(stored).toEqual([]);
     const fixed = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: {} },
+      body: { type: ANY, data: {} },
       headers: { "idempotency-key": "failed-first" },
     });
     expect(fixed.status).toBe(202);
@@ -265,7 +281,7 @@ describe("Idempotency-Key", () => {
     { name: "empty", key: "" },
   ])("a key that is $name is a 400", async ({ key }) => {
     const res = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: {} },
+      body: { type: ANY, data: {} },
       headers: { "idempotency-key": key },
     });
     expectProblem(res, 400, "validation_failed", ["header.idempotency-key"]);
@@ -312,14 +328,14 @@ describe("errors", () => {
     },
     {
       name: "unknown field",
-      body: { type: "webhook.test", data: {}, priority: 1 },
+      body: { type: ANY, data: {}, priority: 1 },
       status: 400,
       code: "validation_failed",
       paths: ["body"],
     },
     {
       name: "bad timestamp",
-      body: { type: "webhook.test", data: {}, timestamp: "yesterday" },
+      body: { type: ANY, data: {}, timestamp: "yesterday" },
       status: 400,
       code: "validation_failed",
       paths: ["body.timestamp"],
@@ -333,7 +349,7 @@ describe("errors", () => {
     },
     {
       name: "10,000-char symbol",
-      body: { type: "webhook.test", data: {}, symbol: "S".repeat(10_000) },
+      body: { type: ANY, data: {}, symbol: "S".repeat(10_000) },
       status: 400,
       code: "validation_failed",
       paths: ["body.symbol"],
@@ -354,7 +370,7 @@ describe("errors", () => {
     },
     {
       name: "unknown tenant",
-      body: { type: "webhook.test", data: {}, tenantId: "ten_nope" },
+      body: { type: ANY, data: {}, tenantId: "ten_nope" },
       status: 422,
       code: "unprocessable",
       paths: ["body.tenantId"],
@@ -376,7 +392,7 @@ describe("errors", () => {
     expect((await t.request("DELETE", `/v1/tenants/${tenant.tenantId}`)).status).toBe(204);
     expectProblem(
       await t.request("POST", "/v1/events", {
-        body: { type: "webhook.test", data: {}, tenantId: tenant.tenantId },
+        body: { type: ANY, data: {}, tenantId: tenant.tenantId },
       }),
       422,
       "unprocessable",
@@ -405,7 +421,7 @@ describe("list and read", () => {
         (await t.request("POST", "/v1/events", { body: { type: "listing.probe", data: { i } } })).body.id,
       );
     }
-    await t.request("POST", "/v1/events", { body: { type: "webhook.test", data: {} } });
+    await t.request("POST", "/v1/events", { body: { type: ANY, data: {} } });
     const p1 = await t.request("GET", "/v1/events?type=listing.probe&limit=2");
     expect(p1.body.data.map((e: { id: string }) => e.id)).toEqual([ids[2], ids[1]]);
     expect(p1.body.data[0].data).toEqual({ i: 2 });
@@ -429,11 +445,11 @@ describe("security", () => {
     const b = await createTenantWithKey(t.deps.db, ["events:read"]);
     const epA = await createEndpoint(t, { url: rxA.url, tenantId: a.tenantId });
     const direct = await t.request("POST", "/v1/events", {
-      body: { type: "webhook.test", data: {}, tenantId: a.tenantId },
+      body: { type: ANY, data: {}, tenantId: a.tenantId },
     });
     // A broadcast reaches A's endpoint (so A may read it); B has no endpoint, so it may not.
     const broadcast = await t.request("POST", "/v1/events", {
-      body: { type: "grade.upgraded", data: { symbol: "ADA" } },
+      body: { type: "grade.upgraded", data: grade("ADA") },
     });
     await settledDelivery(t, broadcast.body.id, epA.id);
 
@@ -456,7 +472,7 @@ describe("security", () => {
     const noRead = await createTenantWithKey(t.deps.db, ["endpoints:read"]);
     for (const token of [tenant.token, narrowOperator.token]) {
       expectProblem(
-        await t.request("POST", "/v1/events", { token, body: { type: "webhook.test", data: {} } }),
+        await t.request("POST", "/v1/events", { token, body: { type: ANY, data: {} } }),
         403,
         "forbidden",
       );
@@ -477,7 +493,7 @@ describe("security", () => {
     expectProblem(
       await t.request("POST", "/v1/events", {
         token: revoked.token,
-        body: { type: "webhook.test", data: {} },
+        body: { type: ANY, data: {} },
       }),
       401,
       "unauthorized",

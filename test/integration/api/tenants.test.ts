@@ -118,7 +118,9 @@ describe("happy paths", () => {
     expect((await t.request("DELETE", `/v1/tenants/${tenant.tenantId}`)).status).toBe(204);
 
     expectProblem(await t.request("GET", "/v1/event-types", { token: tenant.token }), 401, "unauthorized");
-    const pub = await t.request("POST", "/v1/events", { body: { type: "webhook.test", data: { n: 1 } } });
+    const pub = await t.request("POST", "/v1/events", {
+      body: { type: "webhook.test", data: { endpointId: "ep_none", message: "1" } },
+    });
     expect(pub.status).toBe(202);
     await live.waitFor(1);
     // The live tenant's delivery proves the fan-out ran; the deleted tenant got no delivery row.
@@ -138,7 +140,9 @@ test("deleting a tenant cancels the deliveries still waiting to be retried", asy
   const failing = await startReceiver(() => ({ status: 500 }));
   const tenantId = (await t.request("POST", "/v1/tenants", { body: { name: "flaky" } })).body.id;
   const ep = await createEndpoint(t, { url: failing.url, tenantId, retrySchedule: [60_000] });
-  const pub = await t.request("POST", "/v1/events", { body: { type: "webhook.test", data: {}, tenantId } });
+  const pub = await t.request("POST", "/v1/events", {
+    body: { type: "webhook.test", data: { endpointId: ep.id, message: "retry me" }, tenantId },
+  });
   await failing.waitFor(1);
   const pending = await waitUntil(async () => {
     const d = await deliveryOf(t, pub.body.id, ep.id);
@@ -151,7 +155,7 @@ test("deleting a tenant cancels the deliveries still waiting to be retried", asy
     .select()
     .from(auditLog)
     .where(and(eq(auditLog.targetId, tenantId), eq(auditLog.action, "tenant.delete")));
-  expect(audit?.details).toEqual({ cancelledDeliveries: 1 });
+  expect(audit?.details).toEqual({ cancelledDeliveries: 1, disabledEndpoints: 1 });
   await failing.close();
 });
 
