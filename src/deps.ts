@@ -4,6 +4,7 @@ import type { Config } from "./config.ts";
 import type { Resolver } from "./delivery/ssrf.ts";
 import type { Keyring } from "./lib/crypto.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { Metrics } from "./metrics/registry.ts";
 
 /**
  * Everything built once at start and handed down: to Hono as `c.var.deps`, to services as
@@ -18,6 +19,8 @@ export type Deps = {
   keyring: Keyring;
   /** DNS resolution used by the SSRF guard; tests inject one to simulate rebinding and private answers. */
   resolver: Resolver;
+  /** This process's Prometheus registry and recorders (one per Deps; see src/metrics/registry.ts). */
+  metrics: Metrics;
   /** The clock. Tests may replace it. */
   now: () => Date;
 };

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { createdAt, ts, updatedAt } from "./columns.ts";
 import { endpoints } from "./endpoints.ts";
@@ -39,6 +40,8 @@ export const deliveries = pgTable(
     index("deliveries_tenant_idx").on(t.tenantId, t.status, t.id),
     // Per-endpoint listings, cancelling pending work, recover.
     index("deliveries_endpoint_idx").on(t.endpointId, t.status, t.id),
+    // The maintenance sweeper looks for pending deliveries whose next attempt is overdue.
+    index("deliveries_pending_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
   ],
 );
 export type Delivery = typeof deliveries.$inferSelect;

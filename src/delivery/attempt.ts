@@ -1,26 +1,24 @@
-import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, or } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
 import {
   type AttemptOutcome,
-  attempts,
   type Delivery,
   deliveries,
   type Endpoint,
+  type EndpointSecret,
+  endpointHealth,
   endpointSecrets,
   endpoints,
   events,
 } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { admitAttempt, postponeDelivery } from "../endpoint-health/admission.ts";
-import { recordEndpointHealth } from "../endpoint-health/outcome.ts";
-import { enqueueDeliveries } from "../jobs/enqueue.ts";
 import type { DeliverJob } from "../jobs/queues.ts";
-import { newId } from "../lib/ids.ts";
 import { recordAttemptMetrics } from "../metrics/delivery.ts";
-import { cancelPendingDeliveries, disableEndpoint } from "../services/endpoints/cancel-pending.ts";
+import { cancelPendingDeliveries } from "../services/endpoints/cancel-pending.ts";
 import { isTransientDbError } from "./db-errors.ts";
 import { isReservedHeader, USER_AGENT } from "./headers.ts";
-import { nextAttemptDelay, parseRetryAfter } from "./retry-policy.ts";
+import { type RecordItem, recordAttemptBatch } from "./record-batch.ts";
 import { type SendResult, sendWebhook } from "./send.ts";
 import { signatureHeader } from "./sign.ts";
 import { resolveDestination } from "./ssrf.ts";
@@ -34,6 +32,8 @@ export type AttemptReport = {
   next?: "retry" | "dead" | "done";
   /** When the retry is due (next = "retry"). */
   nextAt?: Date;
+  /** The job was completed in the recording transaction (AttemptOptions.record with a job). */
+  jobSettled?: boolean;
 };
 
 /**
@@ -41,7 +41,7 @@ export type AttemptReport = {
  * (`no_secret`: nothing to sign with, so nothing is sent; `internal`: an unexpected error, e.g. a
  * secret that no longer decrypts). Both are recorded as failed attempts and follow the schedule.
  */
-type AttemptResult =
+export type AttemptResult =
   | SendResult
   | { kind: "error"; errorClass: "internal" | "no_secret"; message: string; durationMs: number };
 
@@ -55,7 +55,82 @@ export type AttemptOptions = {
    * delivery rescheduled at once without using up a step of its retry schedule.
    */
   signal?: AbortSignal;
+  /**
+   * The delivery as loaded by loadDeliveries for the whole fetched batch (null: not found).
+   * Omitted: loaded here.
+   */
+  loaded?: LoadedDelivery | null;
+  /** Records the result (e.g. through an AttemptRecorder, batched). Omitted: one transaction of its own. */
+  record?: (item: RecordItem) => Promise<AttemptReport>;
 };
+
+/** A delivery with what an attempt needs, loaded for many jobs at once. */
+export type LoadedDelivery = {
+  delivery: Delivery;
+  endpoint: Endpoint;
+  eventBody: string;
+  eventId: string;
+  /** The endpoint's circuit state as loaded (null: no health row, i.e. closed). */
+  circuitState: string | null;
+  /** Signing secrets not expired at load time, oldest first. */
+  secrets: EndpointSecret[];
+};
+
+/**
+ * Loads deliveries with their endpoint, event, circuit state and signing secrets: two queries
+ * whatever the number of deliveries. Missing deliveries are absent from the map.
+ */
+export async function loadDeliveries(
+  deps: Deps,
+  deliveryIds: readonly string[],
+): Promise<Map<string, LoadedDelivery>> {
+  const out = new Map<string, LoadedDelivery>();
+  if (deliveryIds.length === 0) return out;
+  const { db } = deps;
+  const rows = await db
+    .select({
+      delivery: deliveries,
+      endpoint: endpoints,
+      eventBody: events.body,
+      eventId: events.id,
+      circuitState: endpointHealth.circuitState,
+    })
+    .from(deliveries)
+    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
+    .innerJoin(events, eq(events.id, deliveries.eventId))
+    .leftJoin(endpointHealth, eq(endpointHealth.endpointId, endpoints.id))
+    .where(inArray(deliveries.id, [...new Set(deliveryIds)]));
+  if (rows.length === 0) return out;
+  const endpointIds = [...new Set(rows.map((r) => r.endpoint.id))];
+  const now = deps.now();
+  const secretRows = await db
+    .select()
+    .from(endpointSecrets)
+    .where(
+      and(
+        inArray(endpointSecrets.endpointId, endpointIds),
+        or(isNull(endpointSecrets.expiresAt), gt(endpointSecrets.expiresAt, now)),
+      ),
+    )
+    .orderBy(endpointSecrets.createdAt);
+  const byEndpoint = new Map<string, EndpointSecret[]>();
+  for (const s of secretRows) {
+    if (s.expiresAt && s.expiresAt <= now) continue;
+    const list = byEndpoint.get(s.endpointId);
+    if (list) list.push(s);
+    else byEndpoint.set(s.endpointId, [s]);
+  }
+  for (const r of rows)
+    out.set(r.delivery.id, {
+      delivery: r.delivery,
+      endpoint: r.endpoint,
+      eventBody: r.eventBody,
+      eventId: r.eventId,
+      circuitState: r.circuitState,
+      secrets: byEndpoint.get(r.endpoint.id) ?? [],
+    });
+  return out;
+}
 
 /**
  * Runs one delivery job: load, re-check, sign, send, and record the attempt together with the
@@ -67,13 +142,10 @@ export async function runDeliveryAttempt(
   opts: AttemptOptions = {},
 ): Promise<AttemptReport> {
   const { db, logger } = deps;
-  const [row] = await db
-    .select({ delivery: deliveries, endpoint: endpoints, eventBody: events.body, eventId: events.id })
-    .from(deliveries)
-    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
-    .innerJoin(events, eq(events.id, deliveries.eventId))
-    .where(eq(deliveries.id, job.deliveryId))
-    .limit(1);
+  const row =
+    opts.loaded !== undefined
+      ? opts.loaded
+      : (await loadDeliveries(deps, [job.deliveryId])).get(job.deliveryId);
   if (!row) return { deliveryId: job.deliveryId, endpointId: null, outcome: "skipped" };
   const { delivery, endpoint } = row;
   const skipped: AttemptReport = { deliveryId: delivery.id, endpointId: endpoint.id, outcome: "skipped" };
@@ -89,7 +161,7 @@ export async function runDeliveryAttempt(
   let outcome: AttemptOutcome;
   try {
     // Open circuit or over the endpoint's rate limit: reschedule without attempting.
-    const admission = await admitAttempt(deps, endpoint, job.trigger);
+    const admission = await admitAttempt(deps, endpoint, job.trigger, row.circuitState ?? "closed");
     if (admission.kind === "postpone") {
       await postponeDelivery(deps, delivery, endpoint, job, admission);
       return skipped;
@@ -118,7 +190,8 @@ export async function runDeliveryAttempt(
   const recording: Recording = { deps, job, delivery, endpoint, now, skipped };
   let report: AttemptReport;
   try {
-    report = await recordAttempt(recording, result, outcome, maskedRequestHeaders(headers));
+    const item: RecordItem = { recording, result, outcome, masked: maskedRequestHeaders(headers) };
+    report = await (opts.record ? opts.record(item) : recordAttempt(recording, result, outcome, item.masked));
   } catch (err) {
     if (isTransientDbError(err)) throw err;
     // A result that cannot be stored (a bug, a constraint) would fail the same way forever: store
@@ -153,13 +226,13 @@ export async function runDeliveryAttempt(
  */
 async function prepareAndSend(
   deps: Deps,
-  row: { delivery: { id: string }; endpoint: Endpoint; eventId: string; eventBody: string },
+  row: LoadedDelivery,
   now: Date,
   signal: AbortSignal | undefined,
 ): Promise<{ headers: Record<string, string>; result: AttemptResult; outcome: AttemptOutcome }> {
   const { config, logger } = deps;
   const { delivery, endpoint } = row;
-  const secrets = await activeSecrets(deps, endpoint.id, now);
+  const secrets = activeSecrets(deps, row.secrets, now);
   if (secrets.length === 0)
     return {
       headers: {},
@@ -222,7 +295,7 @@ async function prepareAndSend(
   return { headers, result, outcome };
 }
 
-type Recording = {
+export type Recording = {
   deps: Deps;
   job: DeliverJob;
   delivery: Delivery;
@@ -232,190 +305,15 @@ type Recording = {
   skipped: AttemptReport;
 };
 
-/** Records the attempt with the delivery's new state and (on failure) the next job, in one transaction. */
+/** Records one attempt on its own: a batch of one (see recordAttemptBatch), the job left to the caller. */
 async function recordAttempt(
-  { deps, job, delivery, endpoint, now, skipped }: Recording,
+  recording: Recording,
   result: AttemptResult,
   outcome: AttemptOutcome,
   masked: Record<string, string>,
 ): Promise<AttemptReport> {
-  const { db, config, logger } = deps;
-  return db.transaction(async (tx): Promise<AttemptReport> => {
-    const finishedAt = deps.now();
-    const [updated] = await tx
-      .update(deliveries)
-      .set({ attemptCount: sql`${deliveries.attemptCount} + 1`, lastAttemptAt: now, updatedAt: finishedAt })
-      .where(eq(deliveries.id, delivery.id))
-      .returning();
-    if (!updated) return skipped;
-    const errorClass =
-      outcome === "blocked"
-        ? "blocked"
-        : result.kind === "error"
-          ? result.errorClass
-          : outcome === "failed"
-            ? result.status >= 300 && result.status < 400
-              ? "redirect"
-              : "http_error"
-            : null;
-    const location = result.kind === "response" ? result.headers.location : undefined;
-    const errorMessage =
-      result.kind === "error"
-        ? result.message
-        : errorClass === "redirect"
-          ? `redirect not followed${location ? ` (Location: ${location})` : ""}`
-          : null;
-    await tx.insert(attempts).values({
-      id: newId("att"),
-      deliveryId: delivery.id,
-      tenantId: delivery.tenantId,
-      endpointId: endpoint.id,
-      number: updated.attemptCount,
-      trigger: job.trigger,
-      outcome,
-      url: endpoint.url,
-      startedAt: now,
-      durationMs: result.durationMs,
-      requestHeaders: masked,
-      statusCode: result.kind === "response" ? result.status : null,
-      errorClass,
-      errorMessage,
-      responseHeaders: result.kind === "response" ? result.headers : null,
-      responseBody: result.kind === "response" ? result.body : null,
-      responseTruncated: result.kind === "response" ? result.truncated : false,
-    });
-    const statusCode = result.kind === "response" ? result.status : null;
-    const lastError = errorMessage ?? (outcome === "failed" ? `HTTP ${statusCode}` : null);
-    // Another job (a manual retry) took over while this request was in flight: log, change nothing else.
-    if (updated.generation !== job.generation || updated.status !== "pending") {
-      return {
-        deliveryId: delivery.id,
-        endpointId: endpoint.id,
-        outcome,
-        durationMs: result.durationMs,
-        next: "done",
-      };
-    }
-    const report: AttemptReport = {
-      deliveryId: delivery.id,
-      endpointId: endpoint.id,
-      outcome,
-      durationMs: result.durationMs,
-      ...(statusCode !== null ? { status: statusCode } : {}),
-    };
-
-    if (outcome === "succeeded") {
-      await tx
-        .update(deliveries)
-        .set({
-          status: "succeeded",
-          completedAt: finishedAt,
-          nextAttemptAt: null,
-          lastStatusCode: statusCode,
-          lastError: null,
-        })
-        .where(eq(deliveries.id, delivery.id));
-      if (endpoint.failingSince)
-        await tx.update(endpoints).set({ failingSince: null }).where(eq(endpoints.id, endpoint.id));
-      await recordEndpointHealth(deps, tx, endpoint.id, true);
-      return { ...report, next: "done" };
-    }
-
-    if (result.kind === "error" && result.errorClass === "aborted") {
-      // Our shutdown, not the receiver's failure: retry at once (another worker picks it up) and
-      // start a new cycle at this count, so the schedule's remaining steps are all still there.
-      const generation = updated.generation + 1;
-      const nextAt = finishedAt;
-      await tx
-        .update(deliveries)
-        .set({
-          nextAttemptAt: nextAt,
-          generation,
-          cycleStart: sql`${deliveries.cycleStart} + 1`,
-          lastError,
-        })
-        .where(eq(deliveries.id, delivery.id));
-      await enqueueDeliveries(deps.boss, tx, [
-        {
-          deliveryId: delivery.id,
-          generation,
-          trigger: job.trigger,
-          endpointId: endpoint.id,
-          maxConcurrency: endpoint.maxConcurrency,
-        },
-      ]);
-      return { ...report, next: "retry", nextAt };
-    }
-
-    // A failure of ours (no request made, or one we could not record) says nothing about the receiver.
-    const ours =
-      result.kind === "error" && (result.errorClass === "internal" || result.errorClass === "no_secret");
-    if (!ours) {
-      await tx
-        .update(endpoints)
-        .set({ failingSince: sql`coalesce(${endpoints.failingSince}, ${now.toISOString()}::timestamptz)` })
-        .where(eq(endpoints.id, endpoint.id));
-      await recordEndpointHealth(deps, tx, endpoint.id, false);
-    }
-
-    if (statusCode === 410) {
-      await tx
-        .update(deliveries)
-        .set({
-          status: "dead",
-          completedAt: finishedAt,
-          nextAttemptAt: null,
-          lastStatusCode: 410,
-          lastError: "410 Gone: endpoint disabled",
-        })
-        .where(eq(deliveries.id, delivery.id));
-      await disableEndpoint(tx, endpoint.id, "the receiver answered 410 Gone");
-      logger.info({ endpointId: endpoint.id }, "endpoint disabled after 410 Gone");
-      return { ...report, next: "dead" };
-    }
-
-    const retryAfterMs =
-      result.kind === "response" && (statusCode === 429 || statusCode === 503)
-        ? parseRetryAfter(result.headers["retry-after"], finishedAt)
-        : null;
-    const delay = nextAttemptDelay({
-      schedule: endpoint.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
-      attemptsInCycle: updated.attemptCount - updated.cycleStart,
-      jitter: config.DELIVERY_JITTER,
-      retryAfterMs,
-      retryAfterMaxMs: config.DELIVERY_RETRY_AFTER_MAX,
-    });
-    if (delay === null) {
-      await tx
-        .update(deliveries)
-        .set({
-          status: "dead",
-          completedAt: finishedAt,
-          nextAttemptAt: null,
-          lastStatusCode: statusCode,
-          lastError,
-        })
-        .where(eq(deliveries.id, delivery.id));
-      return { ...report, next: "dead" };
-    }
-    const nextAt = new Date(finishedAt.getTime() + delay);
-    const generation = updated.generation + 1;
-    await tx
-      .update(deliveries)
-      .set({ nextAttemptAt: nextAt, generation, lastStatusCode: statusCode, lastError })
-      .where(eq(deliveries.id, delivery.id));
-    await enqueueDeliveries(deps.boss, tx, [
-      {
-        deliveryId: delivery.id,
-        generation,
-        trigger: "scheduled",
-        endpointId: endpoint.id,
-        maxConcurrency: endpoint.maxConcurrency,
-        startAfter: nextAt,
-      },
-    ]);
-    return { ...report, next: "retry", nextAt };
-  });
+  const [report] = await recordAttemptBatch(recording.deps, [{ recording, result, outcome, masked }]);
+  return report ?? recording.skipped;
 }
 
 async function disableOrCancel(tx: Tx, endpoint: Endpoint): Promise<void> {
@@ -427,27 +325,20 @@ async function disableOrCancel(tx: Tx, endpoint: Endpoint): Promise<void> {
 }
 
 /** Decrypted secrets that still sign: the current one and any rotated-out ones inside their grace period. */
-async function activeSecrets(deps: Deps, endpointId: string, now: Date): Promise<string[]> {
-  const rows = await deps.db
-    .select()
-    .from(endpointSecrets)
-    .where(
-      and(
-        eq(endpointSecrets.endpointId, endpointId),
-        or(isNull(endpointSecrets.expiresAt), gt(endpointSecrets.expiresAt, now)),
-      ),
-    )
-    .orderBy(endpointSecrets.createdAt);
+function activeSecrets(deps: Deps, rows: readonly EndpointSecret[], now: Date): string[] {
   // Newest first, so the current secret's signature leads.
-  return rows.reverse().map((r) => {
-    try {
-      return deps.keyring.decrypt(r.keyId, r.ciphertext);
-    } catch {
-      throw new SigningSecretError(
-        `signing secret ${r.id} could not be decrypted with encryption key "${r.keyId}"`,
-      );
-    }
-  });
+  return rows
+    .filter((r) => !r.expiresAt || r.expiresAt > now)
+    .reverse()
+    .map((r) => {
+      try {
+        return deps.keyring.decrypt(r.keyId, r.ciphertext);
+      } catch {
+        throw new SigningSecretError(
+          `signing secret ${r.id} could not be decrypted with encryption key "${r.keyId}"`,
+        );
+      }
+    });
 }
 
 /** Request headers as logged in the attempt row: signatures kept (they are not secrets), custom sensitive values masked. */

