@@ -49,6 +49,9 @@ export async function runServer(config: Config, role: "serve" | "api" | "worker"
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    // In embedded mode the database stops alongside us; its clients' farewells are not news.
+    deps.boss.removeAllListeners("error");
+    deps.boss.on("error", (err) => logger.debug({ err }, "pg-boss error during shutdown"));
     logger.info({ signal }, "shutting down: no new work, finishing in-flight deliveries");
     server.close();
     const result = await workers?.stop({ timeoutMs: SHUTDOWN_GRACE_MS });
