@@ -260,7 +260,8 @@ export function pageQuery(prefix: IdPrefix) {
 
 /** `pageQuery` for resources whose cursor is not an id (event types page by name). */
 export function pageQueryWith(cursor: z.ZodString, example: string) {
-  return z.object({
+  // Strict, like bodies: `?statuss=failed` must be a 400, not an unfiltered list.
+  return z.strictObject({
     limit: LIMIT,
     cursor: cursor
       .optional()

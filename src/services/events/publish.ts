@@ -56,6 +56,7 @@ export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promi
     occurredAt: e.timestamp ? new Date(e.timestamp) : now,
   }));
   checkPayloadSizes(prepared, deps.config.MAX_PAYLOAD_BYTES, at);
+  checkSymbolsAgree(req.events, at);
 
   return deps.db.transaction(async (tx) => {
     if (req.idempotency) {
@@ -113,6 +114,28 @@ export function toSummary(e: StoredEvent): EventSummary {
 function symbolFromData(data: Record<string, unknown>): string | null {
   const s = data.symbol;
   return typeof s === "string" && s.length > 0 && s.length <= 64 && !/\p{Cc}/u.test(s) ? s : null;
+}
+
+/**
+ * A top-level `symbol` that contradicts `data.symbol` would route the event by one symbol while
+ * it talks about another (an ETH subscriber missing an ETH event): refused, naming both fields.
+ */
+function checkSymbolsAgree(
+  events: readonly { symbol?: string | null | undefined; data: Record<string, unknown> }[],
+  at: (i: number, field: string) => string,
+): void {
+  const errors: FieldError[] = [];
+  events.forEach((e, i) => {
+    const inData = symbolFromData(e.data);
+    if (e.symbol && inData !== null && inData.toUpperCase() !== e.symbol.toUpperCase()) {
+      errors.push({
+        path: at(i, "symbol"),
+        message: `"${e.symbol}" contradicts data.symbol "${inData}"; send one, or the same in both`,
+        code: "symbol_mismatch",
+      });
+    }
+  });
+  if (errors.length) throw new ApiError("unprocessable", "symbol and data.symbol disagree", { errors });
 }
 
 /** 413 when any envelope (the exact bytes a delivery would send) exceeds the limit. */

@@ -588,3 +588,37 @@ describe("a tenant naming another tenant's id learns nothing", () => {
     expectProblem(operator, 422, "unprocessable", ["body.tenantId"]);
   });
 });
+
+describe("second fresh-user pass", () => {
+  test.each([
+    "/v1/deliveries?statuss=failed",
+    "/v1/endpoints?foo=bar",
+    "/v1/events?limit=5&typ=signal.changed",
+    "/v1/tenants?includeDeleted=true&x=1",
+    "/v1/dead-letters?endpointid=ep_x",
+  ])("an unknown query parameter is a 400, not an unfiltered list: %s", async (path) => {
+    const res = await t.request("GET", path);
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.errors[0].path).toBe("query");
+  });
+
+  test("a top-level symbol contradicting data.symbol is a 422 naming body.symbol; agreeing ones pass", async () => {
+    const bad = await t.request("POST", "/v1/events", {
+      body: { type: "signal.changed", symbol: "BTC", data: { ...signal, symbol: "ETH" } },
+    });
+    expectProblem(bad, 422, "unprocessable", ["body.symbol"]);
+    const batch = await t.request("POST", "/v1/events/batch", {
+      body: {
+        events: [
+          { type: "signal.changed", symbol: "btc", data: signal },
+          { type: "signal.changed", symbol: "SOL", data: signal },
+        ],
+      },
+    });
+    expectProblem(batch, 422, "unprocessable", ["body.events.1.symbol"]);
+    const ok = await t.request("POST", "/v1/events", {
+      body: { type: "signal.changed", symbol: "btc", data: signal },
+    });
+    expect(ok.status, ok.text).toBe(202);
+  });
+});
