@@ -117,7 +117,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
         new ApiError("validation_failed", "invalid input", { errors: fieldErrors(err) }),
       );
     if (isDatabaseUnavailable(err)) {
-      deps.logger.warn({ requestId: c.get("requestId"), err: String(err) }, "database unavailable");
+      deps.logger.warn({ requestId: c.get("requestId"), err }, "database unavailable");
       return problemResponse(
         c,
         new ApiError("unavailable", "the database is unavailable; retry shortly", {

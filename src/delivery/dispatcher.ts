@@ -134,7 +134,7 @@ export class DeliveryDispatcher {
           groupConcurrency: { default: this.#opts.endpointConcurrency, tiers: this.#tiers },
         });
       } catch (err) {
-        this.#deps.logger.warn({ err: String(err) }, "fetching delivery jobs failed; retrying");
+        this.#deps.logger.warn({ err }, "fetching delivery jobs failed; retrying");
         await this.#sleep(1000);
         continue;
       }
@@ -154,7 +154,7 @@ export class DeliveryDispatcher {
       return await loadDeliveries(this.#deps, ids);
     } catch (err) {
       this.#deps.logger.warn(
-        { err: String(err) },
+        { err },
         "loading a batch of deliveries failed; loading one by one",
       );
       return null;
@@ -229,7 +229,7 @@ export class DeliveryDispatcher {
       // The jobs stay active until their lease expires and are then retried; the delivery row's
       // generation makes the repeat a no-op when the attempt was already recorded.
       this.#deps.logger.warn(
-        { err: String(err), jobs: done.length + failed.length },
+        { err, jobs: done.length + failed.length },
         "settling delivery jobs failed",
       );
     }

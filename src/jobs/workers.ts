@@ -71,7 +71,7 @@ export async function startWorkers(deps: Deps, opts: WorkerOptions = {}): Promis
       else for (const w of workIds) boss.notifyWorker(w.id);
     })
     .catch((err) => {
-      logger.warn({ err: String(err) }, "LISTEN failed; falling back to polling");
+      logger.warn({ err }, "LISTEN failed; falling back to polling");
       return null;
     });
 

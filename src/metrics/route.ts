@@ -18,7 +18,7 @@ export function registerMetricsRoute(app: OpenAPIHono<AppEnv>): void {
       const body = await metrics.registry.metrics();
       return c.body(body, 200, { "content-type": metrics.registry.contentType });
     } catch (err) {
-      logger.warn({ err: String(err) }, "collecting metrics failed");
+      logger.warn({ err }, "collecting metrics failed");
       return c.text("metrics unavailable\n", 503);
     }
   });
