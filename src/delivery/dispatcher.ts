@@ -153,10 +153,7 @@ export class DeliveryDispatcher {
     try {
       return await loadDeliveries(this.#deps, ids);
     } catch (err) {
-      this.#deps.logger.warn(
-        { err },
-        "loading a batch of deliveries failed; loading one by one",
-      );
+      this.#deps.logger.warn({ err }, "loading a batch of deliveries failed; loading one by one");
       return null;
     }
   }
@@ -228,10 +225,7 @@ export class DeliveryDispatcher {
     } catch (err) {
       // The jobs stay active until their lease expires and are then retried; the delivery row's
       // generation makes the repeat a no-op when the attempt was already recorded.
-      this.#deps.logger.warn(
-        { err, jobs: done.length + failed.length },
-        "settling delivery jobs failed",
-      );
+      this.#deps.logger.warn({ err, jobs: done.length + failed.length }, "settling delivery jobs failed");
     }
     // Settled jobs free their endpoints' slots only now: fetch again.
     if (done.length || failed.length) this.wake();
