@@ -3,8 +3,9 @@ import { parseArgs } from "node:util";
 import { verifyWebhook } from "../delivery/verify.ts";
 
 /**
- * `signalpost listen --secret whsec_… [--port 4000] [--host 127.0.0.1] [--status 200]`
- * A local receiver (like `stripe listen`): verifies each delivery's signature and prints it.
+ * `signalpost listen --secret whsec_…|whpk_… [--port 4000] [--host 127.0.0.1] [--status 200]`
+ * A local receiver (like `stripe listen`): verifies each delivery's signature (`v1,` with a
+ * `whsec_` secret, `v1a,` with a `whpk_` public key) and prints it. --secret may repeat.
  * Without --secret it reads WEBHOOK_SECRET from the environment.
  */
 export async function runListen(args: string[]): Promise<number> {
@@ -23,7 +24,9 @@ export async function runListen(args: string[]): Promise<number> {
   const envSecret = process.env["WEBHOOK_SECRET"];
   const secrets = values.secret ?? (envSecret ? [envSecret] : []);
   if (secrets.length === 0) {
-    console.error("listen: pass --secret whsec_… (the endpoint's signing secret) or set WEBHOOK_SECRET");
+    console.error(
+      "listen: pass --secret whsec_… (the endpoint's signing secret) or whpk_… (its v1a public key), or set WEBHOOK_SECRET",
+    );
     return 2;
   }
   const status = Number(values.status);

@@ -10,7 +10,7 @@ const USAGE = `signalpost <command>
   migrate      apply database migrations and the pg-boss schema (idempotent)
   bootstrap    create an operator API key and print it once
   listen       a local receiver that verifies signatures and prints deliveries
-               (--secret whsec_… or WEBHOOK_SECRET, --port 4000, --host 127.0.0.1, --status 200)
+               (--secret whsec_…/whpk_… or WEBHOOK_SECRET, --port 4000, --host 127.0.0.1, --status 200)
   replay FILE  feed a history (JSON lines of snapshots, or a price CSV) into the change detector
   demo         replay real S&P 500 history end to end into a verifying receiver and print a summary
   rotate-encryption-key

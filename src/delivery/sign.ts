@@ -1,10 +1,49 @@
-import { createHmac, randomBytes } from "node:crypto";
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  sign as edSign,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 
 const PREFIX = "whsec_";
+/** An ed25519 secret key: `whsk_` + base64 of the 64-byte RFC 8032 form (32-byte seed ‖ 32-byte public key). */
+export const SECRET_KEY_PREFIX = "whsk_";
+/** An ed25519 public key: `whpk_` + base64 of the raw 32-byte public key. */
+export const PUBLIC_KEY_PREFIX = "whpk_";
+
+/** How an endpoint's deliveries are signed: `v1` HMAC-SHA256 (`whsec_`), `v1a` ed25519 (`whsk_`/`whpk_`). */
+export type SignatureScheme = "v1" | "v1a";
 
 /** A new endpoint secret: `whsec_` + base64 of 32 random bytes (the spec asks for 24–64). */
 export function generateSecret(): string {
   return PREFIX + randomBytes(32).toString("base64");
+}
+
+/** A new ed25519 key pair as `whsk_…` (kept by Signalpost, encrypted) and `whpk_…` (given to the receiver). */
+export function generateKeyPair(): { secretKey: string; publicKey: string } {
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const jwk = privateKey.export({ format: "jwk" });
+  if (!jwk.d || !jwk.x) throw new Error("ed25519 key export lacks d or x");
+  const seed = Buffer.from(jwk.d, "base64url");
+  const pub = Buffer.from(jwk.x, "base64url");
+  return {
+    secretKey: SECRET_KEY_PREFIX + Buffer.concat([seed, pub]).toString("base64"),
+    publicKey: PUBLIC_KEY_PREFIX + pub.toString("base64"),
+  };
+}
+
+/** A new signing key of the scheme: a `whsec_` secret (v1) or a `whsk_` secret key (v1a). */
+export function generateSigningKey(scheme: SignatureScheme): string {
+  return scheme === "v1a" ? generateKeyPair().secretKey : generateSecret();
+}
+
+/** What the receiver verifies with: the `whsec_` secret itself, or the `whpk_` public key of a `whsk_` key. */
+export function verificationKey(signingKey: string): string {
+  if (!signingKey.startsWith(SECRET_KEY_PREFIX)) return signingKey;
+  return PUBLIC_KEY_PREFIX + ed25519Parts(signingKey).pub.toString("base64");
 }
 
 /** The HMAC key: the base64-decoded part after `whsec_`. */
@@ -12,11 +51,40 @@ export function secretKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, "base64");
 }
 
-/** One `v1,<base64>` signature over `id.timestamp.body` (Standard Webhooks). */
+function ed25519Parts(whsk: string): { seed: Buffer; pub: Buffer } {
+  const raw = Buffer.from(whsk.slice(SECRET_KEY_PREFIX.length), "base64");
+  if (raw.length !== 64) throw new Error("a whsk_ key must encode 64 bytes (seed and public key)");
+  return { seed: raw.subarray(0, 32), pub: raw.subarray(32) };
+}
+
+/** The node:crypto private key of a `whsk_` key. */
+export function ed25519PrivateKey(whsk: string): KeyObject {
+  const { seed, pub } = ed25519Parts(whsk);
+  return createPrivateKey({
+    key: { kty: "OKP", crv: "Ed25519", d: seed.toString("base64url"), x: pub.toString("base64url") },
+    format: "jwk",
+  });
+}
+
+/** The node:crypto public key of a `whpk_` key (throws unless it encodes 32 bytes). */
+export function ed25519PublicKey(whpk: string): KeyObject {
+  const raw = Buffer.from(whpk.slice(PUBLIC_KEY_PREFIX.length), "base64");
+  if (raw.length !== 32) throw new Error("a whpk_ key must encode 32 bytes");
+  return createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") },
+    format: "jwk",
+  });
+}
+
+/**
+ * One signature over `id.timestamp.body` (Standard Webhooks): `v1,<base64 HMAC-SHA256>` for a
+ * `whsec_` secret, `v1a,<base64 ed25519>` for a `whsk_` secret key.
+ */
 export function sign(secret: string, id: string, timestampSeconds: number, body: string): string {
-  const mac = createHmac("sha256", secretKey(secret))
-    .update(`${id}.${timestampSeconds}.${body}`, "utf8")
-    .digest("base64");
+  const content = `${id}.${timestampSeconds}.${body}`;
+  if (secret.startsWith(SECRET_KEY_PREFIX))
+    return `v1a,${edSign(null, Buffer.from(content, "utf8"), ed25519PrivateKey(secret)).toString("base64")}`;
+  const mac = createHmac("sha256", secretKey(secret)).update(content, "utf8").digest("base64");
   return `v1,${mac}`;
 }
 

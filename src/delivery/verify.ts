@@ -1,13 +1,15 @@
-import { timingSafeEqual } from "node:crypto";
-import { sign } from "./sign.ts";
+import { verify as edVerify, type KeyObject, timingSafeEqual } from "node:crypto";
+import { ed25519PublicKey, PUBLIC_KEY_PREFIX, sign, verificationKey } from "./sign.ts";
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
 /**
- * Verifies a Standard Webhooks request: any `v1,` signature in the header matching any of the
- * secrets, and a timestamp within `toleranceSeconds` of now (replay protection).
+ * Verifies a Standard Webhooks request: any signature in the header matching any of the keys —
+ * `v1,` against `whsec_` secrets (HMAC-SHA256), `v1a,` against `whpk_` public keys (ed25519) —
+ * and a timestamp within `toleranceSeconds` of now (replay protection).
  */
 export function verifyWebhook(opts: {
+  /** `whsec_` secrets and/or `whpk_` public keys. */
   secrets: readonly string[];
   id: string | undefined;
   timestamp: string | undefined;
@@ -25,8 +27,23 @@ export function verifyWebhook(opts: {
   const tolerance = opts.toleranceSeconds ?? 300;
   if (Math.abs(now - ts) > tolerance)
     return { ok: false, reason: `timestamp outside the ${tolerance}s tolerance` };
-  const given = signature.split(" ").filter((s) => s.startsWith("v1,"));
-  for (const secret of opts.secrets) {
+  const parts = signature.split(" ");
+  const given = parts.filter((s) => s.startsWith("v1,"));
+  const givenV1a = parts.filter((s) => s.startsWith("v1a,")).map((s) => Buffer.from(s.slice(4), "base64"));
+  const content = Buffer.from(`${id}.${ts}.${opts.body}`, "utf8");
+  // A `whsk_` secret key verifies through its public key.
+  for (const secret of opts.secrets.map(verificationKey)) {
+    if (secret.startsWith(PUBLIC_KEY_PREFIX)) {
+      let key: KeyObject;
+      try {
+        key = ed25519PublicKey(secret);
+      } catch {
+        return { ok: false, reason: "a whpk_ public key does not encode 32 bytes" };
+      }
+      for (const sig of givenV1a)
+        if (sig.length === 64 && edVerify(null, content, key, sig)) return { ok: true };
+      continue;
+    }
     const expected = Buffer.from(sign(secret, id, ts, opts.body));
     for (const g of given) {
       const candidate = Buffer.from(g);

@@ -98,6 +98,12 @@ export const SecretInput = z
   }, "must encode between 24 and 64 bytes")
   .openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
 
+const SignatureScheme = z.enum(["v1", "v1a"]).openapi({
+  description:
+    "How deliveries are signed: `v1` HMAC-SHA256 with a `whsec_` secret (default), or `v1a` ed25519 — Signalpost keeps the `whsk_` secret key and gives you the `whpk_` public key.",
+  example: "v1a",
+});
+
 const Limits = {
   rateLimitPerSecond: z.number().int().min(1).max(1000).openapi({ example: 50 }),
   maxConcurrency: z.number().int().min(1).max(64).openapi({ example: 8 }),
@@ -119,7 +125,8 @@ export const CreateEndpointBody = z
     rateLimitPerSecond: Limits.rateLimitPerSecond.nullable().optional(),
     maxConcurrency: Limits.maxConcurrency.nullable().optional(),
     retrySchedule: RetrySchedule.nullable().optional(),
-    secret: SecretInput.optional(),
+    secret: SecretInput.optional().openapi({ description: "A caller-chosen `whsec_` secret (v1 only)" }),
+    signatureScheme: SignatureScheme.optional(),
   })
   .openapi("CreateEndpoint");
 export type CreateEndpointBody = z.infer<typeof CreateEndpointBody>;
@@ -136,6 +143,10 @@ export const UpdateEndpointBody = z
     rateLimitPerSecond: Limits.rateLimitPerSecond.nullable().optional(),
     maxConcurrency: Limits.maxConcurrency.nullable().optional(),
     retrySchedule: RetrySchedule.nullable().optional(),
+    signatureScheme: SignatureScheme.optional().openapi({
+      description:
+        "Switching scheme generates a key of the new scheme (read it with GET /v1/endpoints/{id}/secret); the old keys keep signing for 24 h. The same scheme again changes nothing.",
+    }),
   })
   .refine((b) => Object.keys(b).length > 0, {
     message: "send at least one field to change",
@@ -171,7 +182,8 @@ export const EndpointSchema = z
 
 export const EndpointWithSecretSchema = EndpointSchema.extend({
   secret: z.string().openapi({
-    description: "The signing secret. Shown here once; read it again with GET /v1/endpoints/{id}/secret.",
+    description:
+      "What the receiver verifies with: the `whsec_` signing secret (v1) or the `whpk_` ed25519 public key (v1a; the secret key never leaves Signalpost). Read it again with GET /v1/endpoints/{id}/secret.",
     example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
   }),
 }).openapi("EndpointWithSecret");
@@ -186,7 +198,10 @@ export const ListEndpointsQuery = pageQuery("ep").extend({
 
 export const SecretSchema = z
   .object({
-    secret: z.string().openapi({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }),
+    secret: z.string().openapi({
+      description: "The `whsec_` secret (v1), or the `whpk_` public key (v1a)",
+      example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }),
     createdAt: z.string(),
     previous: z
       .array(z.object({ expiresAt: z.string(), createdAt: z.string() }))
@@ -203,13 +218,17 @@ export const RotateSecretBody = z
       .max(604_800)
       .optional()
       .openapi({ description: "How long the old secret keeps signing. Default 24 h, at most 7 days." }),
-    secret: SecretInput.optional(),
+    secret: SecretInput.optional().openapi({
+      description: "A caller-chosen `whsec_` secret (v1 endpoints only)",
+    }),
   })
   .openapi("RotateSecret");
 
 export const RotatedSecretSchema = z
   .object({
-    secret: z.string(),
+    secret: z.string().openapi({
+      description: "The new `whsec_` secret (v1), or the new key pair's `whpk_` public key (v1a)",
+    }),
     createdAt: z.string(),
     previousExpiresAt: z
       .string()

@@ -6,25 +6,28 @@ import { recordAudit } from "../audit/record.ts";
 import type { ServiceCtx } from "../context.ts";
 import { changedFieldNames, type EndpointFields } from "./fields.ts";
 import { type EndpointView, toEndpointView } from "./present.ts";
-import { storeSecret } from "./secrets.ts";
+import { checkSuppliedSecret, storeSecret } from "./secrets.ts";
 import { checkEndpointUrl, checkEventTypes } from "./validate.ts";
 
 export type CreateEndpointInput = EndpointFields & {
   /** Operator: the owning tenant (required). Tenant keys: omitted, or their own tenant. */
   tenantId?: string | undefined;
-  /** A caller-chosen `whsec_` secret; generated when absent. */
+  /** A caller-chosen `whsec_` secret (v1 only); generated when absent. */
   secret?: string | undefined;
 };
 
 /**
- * Creates an endpoint and its first signing secret (encrypted at rest). The plaintext secret is
- * returned here once; it never reaches a log line or the audit row.
+ * Creates an endpoint and its first signing key (encrypted at rest): a `whsec_` secret (v1, the
+ * default) or an ed25519 key pair (v1a). `secret` in the result is what the receiver verifies
+ * with — the `whsec_` secret or the `whpk_` public key; it never reaches a log line or the audit row.
  */
 export async function createEndpoint(
   ctx: ServiceCtx,
   input: CreateEndpointInput,
 ): Promise<EndpointView & { secret: string }> {
   const tenantId = owningTenant(ctx, input.tenantId);
+  const scheme = input.signatureScheme ?? "v1";
+  checkSuppliedSecret(scheme, input.secret, "body.secret");
   checkEndpointUrl(ctx, input.url);
   return ctx.deps.db.transaction(async (tx) => {
     const [tenant] = await tx
@@ -54,7 +57,7 @@ export async function createEndpoint(
       })
       .returning();
     if (!row) throw new Error("inserting the endpoint returned no row");
-    const { secret } = await storeSecret(ctx.deps, tx, id, input.secret);
+    const { secret } = await storeSecret(ctx.deps, tx, id, input.secret, scheme);
     const { tenantId: _t, secret: _s, ...fields } = input;
     await recordAudit(tx, ctx, {
       action: "endpoint.create",
@@ -65,6 +68,7 @@ export async function createEndpoint(
         fields: changedFieldNames(fields),
         headerNames: Object.keys(input.headers ?? {}),
         secretSupplied: input.secret !== undefined,
+        signatureScheme: scheme,
       },
     });
     return { ...toEndpointView(row), secret };

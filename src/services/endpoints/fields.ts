@@ -10,6 +10,8 @@ export type EndpointFields = {
   rateLimitPerSecond?: number | null | undefined;
   maxConcurrency?: number | null | undefined;
   retrySchedule?: number[] | null | undefined;
+  /** `v1` (HMAC `whsec_`, default) or `v1a` (ed25519 `whsk_`/`whpk_`). */
+  signatureScheme?: "v1" | "v1a" | undefined;
 };
 
 /** Names of the fields that changed, for audit rows: never values (headers may hold credentials). */

@@ -3,7 +3,7 @@ import { endpointSecrets } from "../../../db/schema/index.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { ServiceCtx } from "../context.ts";
 import { loadEndpoint } from "./load.ts";
-import { pruneOldSecrets, storeSecret } from "./secrets.ts";
+import { checkSuppliedSecret, pruneOldSecrets, secretRows, storeSecret } from "./secrets.ts";
 
 /** Default grace period of a rotated-out secret: 24 h, in seconds. */
 export const DEFAULT_GRACE_SECONDS = 86_400;
@@ -11,14 +11,15 @@ export const DEFAULT_GRACE_SECONDS = 86_400;
 export type RotateSecretInput = {
   /** How long the replaced secret keeps signing, in seconds (0–604800). Default 86400. */
   gracePeriodSeconds?: number | undefined;
-  /** A caller-chosen new secret; generated when absent. */
+  /** A caller-chosen new `whsec_` secret (v1 endpoints only); generated when absent. */
   secret?: string | undefined;
 };
 
 /**
  * Replaces the current secret. The old one keeps signing until now + grace, so during the grace
  * period every delivery carries one `v1,` signature per active secret; at most MAX_OLD_SECRETS
- * rotated-out secrets are kept.
+ * rotated-out secrets are kept. The new key has the current one's scheme: a v1a endpoint gets a
+ * new ed25519 key pair, and `secret` is its `whpk_` public key (two `v1a,` signatures during grace).
  */
 export async function rotateEndpointSecret(
   ctx: ServiceCtx,
@@ -30,12 +31,14 @@ export async function rotateEndpointSecret(
   const expiresAt = new Date(now.getTime() + grace * 1000);
   return ctx.deps.db.transaction(async (tx) => {
     const endpoint = await loadEndpoint(tx, ctx, id, { forUpdate: true });
+    const scheme = (await secretRows(tx, endpoint.id, now)).current?.scheme ?? "v1";
+    checkSuppliedSecret(scheme, input.secret, "body.secret");
     const replaced = await tx
       .update(endpointSecrets)
       .set({ expiresAt })
       .where(and(eq(endpointSecrets.endpointId, endpoint.id), isNull(endpointSecrets.expiresAt)))
       .returning({ id: endpointSecrets.id });
-    const { secret, row } = await storeSecret(ctx.deps, tx, endpoint.id, input.secret);
+    const { secret, row } = await storeSecret(ctx.deps, tx, endpoint.id, input.secret, scheme);
     const pruned = await pruneOldSecrets(tx, endpoint.id, now);
     await recordAudit(tx, ctx, {
       action: "endpoint.secret.rotate",

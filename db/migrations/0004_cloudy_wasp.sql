@@ -1,0 +1,1 @@
+ALTER TABLE "endpoint_secrets" ADD COLUMN "scheme" text DEFAULT 'v1' NOT NULL;
