@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { endpointSecrets } from "../../../db/schema/index.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { ServiceCtx } from "../context.ts";
@@ -16,7 +16,8 @@ export type RotateSecretInput = {
 };
 
 /**
- * Replaces the current secret. The old one keeps signing until now + grace, so during the grace
+ * Replaces the current secret. The old one keeps signing until now + grace (and older secrets
+ * still in an earlier grace stop by then too, so grace 0 cuts every old secret off at once), so during the grace
  * period every delivery carries one `v1,` signature per active secret; at most MAX_OLD_SECRETS
  * rotated-out secrets are kept. The new key has the current one's scheme: a v1a endpoint gets a
  * new ed25519 key pair, and `secret` is its `whpk_` public key (two `v1a,` signatures during grace).
@@ -38,6 +39,12 @@ export async function rotateEndpointSecret(
       .set({ expiresAt })
       .where(and(eq(endpointSecrets.endpointId, endpoint.id), isNull(endpointSecrets.expiresAt)))
       .returning({ id: endpointSecrets.id });
+    // Secrets still in the grace of an earlier rotation stop no later than this one's grace ends:
+    // a rotation with grace 0 must cut off every old secret at once (a leaked one included).
+    await tx
+      .update(endpointSecrets)
+      .set({ expiresAt: sql`least(${endpointSecrets.expiresAt}, ${expiresAt.toISOString()}::timestamptz)` })
+      .where(and(eq(endpointSecrets.endpointId, endpoint.id), gt(endpointSecrets.expiresAt, now)));
     const { secret, row } = await storeSecret(ctx.deps, tx, endpoint.id, input.secret, scheme);
     const pruned = await pruneOldSecrets(tx, endpoint.id, now);
     await recordAudit(tx, ctx, {

@@ -804,6 +804,31 @@ describe("delivery behaviour driven through the API", () => {
     await rx.close();
   });
 
+  test("a rotation with grace 0 cuts off every old secret, including one still in an earlier grace", async () => {
+    const rx = await startReceiver();
+    const ep = await created(a, { url: rx.url });
+    const first = await t.request("POST", `/v1/endpoints/${ep.id}/secret/rotate`, {
+      token: a.token,
+      body: {},
+    });
+    expect(first.status).toBe(200); // the original secret now has 24 h of grace
+    const second = await t.request("POST", `/v1/endpoints/${ep.id}/secret/rotate`, {
+      token: a.token,
+      body: { gracePeriodSeconds: 0 },
+    });
+    expect(second.status).toBe(200);
+    const view = await t.request("GET", `/v1/endpoints/${ep.id}/secret`, { token: a.token });
+    expect(view.body.secret).toBe(second.body.secret);
+    expect(view.body.previous).toEqual([]);
+    await t.request("POST", `/v1/endpoints/${ep.id}/test`, { token: a.token });
+    const [req] = await rx.waitFor(1);
+    expect(String(req?.headers["webhook-signature"]).split(" ")).toHaveLength(1);
+    expect(verifyWith(second.body.secret, req)).toMatchObject({ type: "webhook.test" });
+    expect(() => verifyWith(ep.secret, req)).toThrow();
+    expect(() => verifyWith(first.body.secret, req)).toThrow();
+    await rx.close();
+  });
+
   test("at most 10 rotated-out secrets are kept; the oldest are dropped", async () => {
     const ep = await created(a, { url: "https://partner.example.com/rot" });
     const issued = [ep.secret];
