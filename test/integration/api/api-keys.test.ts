@@ -2,7 +2,8 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { apiKeys, auditLog } from "../../../db/schema/index.ts";
 import { sha256Hex } from "../../../src/lib/crypto.ts";
-import { startTestApp, type TestApp, type TestResponse } from "../../helpers/app.ts";
+import { startTestApp, type TestApp } from "../../helpers/app.ts";
+import { type ErrorRow, expectProblem } from "../../helpers/problems.ts";
 import { createKey, createTenantWithKey, unknownApiKeyToken, unusedId } from "../../helpers/security.ts";
 
 let t: TestApp;
@@ -13,13 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(res: TestResponse, status: number, code: string, paths?: string[]) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-  expect(res.body).toMatchObject({ status, type: `/problems/${code}` });
-  if (paths) expect(res.body.errors?.map((e: { path: string }) => e.path) ?? []).toEqual(paths);
-}
 
 async function newTenant(name = "tenant"): Promise<string> {
   const res = await t.request("POST", "/v1/tenants", { body: { name } });
@@ -273,14 +267,7 @@ describe("revoke and rotate", () => {
 });
 
 describe("errors", () => {
-  const table: {
-    name: string;
-    body?: unknown;
-    raw?: string;
-    status: number;
-    code: string;
-    paths?: string[];
-  }[] = [
+  const table: ErrorRow[] = [
     {
       name: "empty object",
       body: {},

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runMigrations } from "../../../db/migrate.ts";
 import { auditLog } from "../../../db/schema/index.ts";
 import { EVENT_CATALOG } from "../../../src/services/event-types/catalog.ts";
-import { startTestApp, type TestApp, type TestResponse } from "../../helpers/app.ts";
+import { startTestApp, type TestApp } from "../../helpers/app.ts";
+import { type ErrorRow, expectProblem } from "../../helpers/problems.ts";
 import { createKey, createTenantWithKey } from "../../helpers/security.ts";
 
 let t: TestApp;
@@ -12,13 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(res: TestResponse, status: number, code: string, paths?: string[]) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-  expect(res.body).toMatchObject({ status, type: `/problems/${code}` });
-  if (paths) expect(res.body.errors?.map((e: { path: string }) => e.path) ?? []).toEqual(paths);
-}
 
 const BUILT_INS = [
   "endpoint.disabled",
@@ -144,14 +138,7 @@ describe("operator additions and deprecation", () => {
 });
 
 describe("errors", () => {
-  const table: {
-    name: string;
-    body?: unknown;
-    raw?: string;
-    status: number;
-    code: string;
-    paths?: string[];
-  }[] = [
+  const table: ErrorRow[] = [
     {
       name: "empty object",
       body: {},

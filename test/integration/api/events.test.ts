@@ -2,8 +2,9 @@ import { count, eq, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { auditLog, events, idempotencyKeys } from "../../../db/schema/index.ts";
-import { startTestApp, type TestApp, type TestResponse } from "../../helpers/app.ts";
+import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import { createEndpoint, settledDelivery } from "../../helpers/fixtures.ts";
+import { type ErrorRow, expectProblem } from "../../helpers/problems.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
 import { createKey, createTenantWithKey, unusedId } from "../../helpers/security.ts";
 
@@ -22,13 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(res: TestResponse, status: number, code: string, paths?: string[]) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-  expect(res.body).toMatchObject({ status, type: `/problems/${code}` });
-  if (paths) expect(res.body.errors?.map((e: { path: string }) => e.path) ?? []).toEqual(paths);
-}
 
 async function eventCount(where = sql`true`): Promise<number> {
   const [row] = await t.deps.db.select({ n: count() }).from(events).where(where);
@@ -289,14 +283,7 @@ describe("Idempotency-Key", () => {
 });
 
 describe("errors", () => {
-  const table: {
-    name: string;
-    body?: unknown;
-    raw?: string;
-    status: number;
-    code: string;
-    paths?: string[];
-  }[] = [
+  const table: ErrorRow[] = [
     {
       name: "empty object",
       body: {},

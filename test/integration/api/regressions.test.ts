@@ -5,8 +5,9 @@ import { decide } from "../../../src/detector/rules.ts";
 import type { Snapshot } from "../../../src/detector/snapshot.ts";
 import { EVENT_CATALOG } from "../../../src/services/event-types/catalog.ts";
 import { eventDataErrors } from "../../../src/services/event-types/data-schema.ts";
-import { startTestApp, type TestApp, type TestResponse } from "../../helpers/app.ts";
+import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import { createEndpoint, deliveryOf, publish, settledDelivery, waitUntil } from "../../helpers/fixtures.ts";
+import { expectProblem } from "../../helpers/problems.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
 import { createKey, createTenantWithKey, unusedId } from "../../helpers/security.ts";
 
@@ -21,12 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(res: TestResponse, status: number, code: string, paths?: string[]) {
-  expect(res.headers.get("content-type"), res.text).toContain("application/problem+json");
-  expect(res.body, res.text).toMatchObject({ status, type: `/problems/${code}` });
-  if (paths) expect(res.body.errors?.map((e: { path: string }) => e.path) ?? []).toEqual(paths);
-}
 
 const signal = {
   symbol: "BTC",

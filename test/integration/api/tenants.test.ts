@@ -1,8 +1,9 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { auditLog, deliveries } from "../../../db/schema/index.ts";
-import { startTestApp, type TestApp, type TestResponse } from "../../helpers/app.ts";
+import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import { createEndpoint, deliveryOf, waitUntil } from "../../helpers/fixtures.ts";
+import { type ErrorRow, expectProblem } from "../../helpers/problems.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
 import { createKey, createTenantWithKey, unusedId } from "../../helpers/security.ts";
 
@@ -13,12 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(res: TestResponse, status: number, code: string, paths?: string[]) {
-  expect(res.headers.get("content-type")).toContain("application/problem+json");
-  expect(res.body).toMatchObject({ status, type: `/problems/${code}` });
-  if (paths) expect(res.body.errors?.map((e: { path: string }) => e.path) ?? []).toEqual(paths);
-}
 
 async function auditActions(targetId: string): Promise<string[]> {
   const rows = await t.deps.db.select().from(auditLog).where(eq(auditLog.targetId, targetId));
@@ -160,14 +155,7 @@ test("deleting a tenant cancels the deliveries still waiting to be retried", asy
 });
 
 describe("errors", () => {
-  const table: {
-    name: string;
-    body?: unknown;
-    raw?: string;
-    status: number;
-    code: string;
-    paths?: string[];
-  }[] = [
+  const table: ErrorRow[] = [
     { name: "empty object", body: {}, status: 400, code: "validation_failed", paths: ["body.name"] },
     { name: "no body at all", raw: "", status: 400, code: "bad_request" },
     { name: "malformed JSON", raw: '{"name": "x"', status: 400, code: "bad_request" },
