@@ -109,6 +109,19 @@ const Limits = {
   maxConcurrency: z.number().int().min(1).max(64).openapi({ example: 8 }),
 };
 
+/** Fields create and update share, so the two bodies cannot drift apart. */
+const settableFields = {
+  description: Description.optional(),
+  eventTypes: EventTypes.nullable().optional(),
+  symbols: Symbols.nullable().optional(),
+  headers: Headers.optional(),
+  metadata: Metadata.optional(),
+  disabled: z.boolean().optional(),
+  rateLimitPerSecond: Limits.rateLimitPerSecond.nullable().optional(),
+  maxConcurrency: Limits.maxConcurrency.nullable().optional(),
+  retrySchedule: RetrySchedule.nullable().optional(),
+};
+
 export const CreateEndpointBody = z
   .strictObject({
     tenantId: storable(z.string().max(64)).optional().openapi({
@@ -116,15 +129,7 @@ export const CreateEndpointBody = z
         "Operator only: the tenant that owns the endpoint. Tenant keys create for their own tenant.",
     }),
     url: Url,
-    description: Description.optional(),
-    eventTypes: EventTypes.nullable().optional(),
-    symbols: Symbols.nullable().optional(),
-    headers: Headers.optional(),
-    metadata: Metadata.optional(),
-    disabled: z.boolean().optional(),
-    rateLimitPerSecond: Limits.rateLimitPerSecond.nullable().optional(),
-    maxConcurrency: Limits.maxConcurrency.nullable().optional(),
-    retrySchedule: RetrySchedule.nullable().optional(),
+    ...settableFields,
     secret: SecretInput.optional().openapi({ description: "A caller-chosen `whsec_` secret (v1 only)" }),
     signatureScheme: SignatureScheme.optional(),
   })
@@ -134,15 +139,7 @@ export type CreateEndpointBody = z.infer<typeof CreateEndpointBody>;
 export const UpdateEndpointBody = z
   .strictObject({
     url: Url.optional(),
-    description: Description.optional(),
-    eventTypes: EventTypes.nullable().optional(),
-    symbols: Symbols.nullable().optional(),
-    headers: Headers.optional(),
-    metadata: Metadata.optional(),
-    disabled: z.boolean().optional(),
-    rateLimitPerSecond: Limits.rateLimitPerSecond.nullable().optional(),
-    maxConcurrency: Limits.maxConcurrency.nullable().optional(),
-    retrySchedule: RetrySchedule.nullable().optional(),
+    ...settableFields,
     signatureScheme: SignatureScheme.optional().openapi({
       description:
         "Switching scheme generates a key of the new scheme (read it with GET /v1/endpoints/{id}/secret); the old keys keep signing for 24 h. The same scheme again changes nothing.",
