@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig, StartupError } from "../config.ts";
 import { createLogger } from "../lib/logger.ts";
+import { registerModuleFormatCache } from "../runtime/module-format.ts";
+
+// Before the dynamic imports below pull in drizzle and the rest (see module-format.ts).
+registerModuleFormatCache();
 
 const USAGE = `signalpost <command>
 
