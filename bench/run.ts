@@ -22,12 +22,13 @@ import { type Child, REPO, rssOf, startReceiverProcess, startSignalpost } from "
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); creates and drops its
  * own database. Writes bench/results/<timestamp>.json and prints a table.
  *
- * Knobs (env): BENCH_WORKERS (2), BENCH_EVENTS (1000 events × 20 endpoints), BENCH_RATE (200/s),
+ * Knobs (env): BENCH_WORKERS (2), BENCH_APIS (1; publishes go round-robin), BENCH_EVENTS (1000 events × 20 endpoints), BENCH_RATE (200/s),
  * BENCH_RATE_SECONDS (10), BENCH_FANOUT ("1000,10000"), BENCH_BACKLOG (100000), BENCH_RSS_SECONDS (30).
  */
 const env = process.env;
 const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
 const WORKERS = num("BENCH_WORKERS", 2);
+const APIS = num("BENCH_APIS", 1);
 const EVENTS = num("BENCH_EVENTS", 1000);
 const ENDPOINTS = 20;
 const RATE = num("BENCH_RATE", 200);
@@ -77,14 +78,16 @@ async function main(): Promise<void> {
     results.rawPgBoss = await rawPgBoss(dbUrl);
     log(`raw pg-boss: ${JSON.stringify(results.rawPgBoss)}`);
 
-    const api = await startSignalpost("api", spEnv);
-    children.push(api);
+    const apis: Child[] = [];
+    for (let i = 0; i < APIS; i++) apis.push(await startSignalpost("api", spEnv));
+    children.push(...apis);
     const workers: Child[] = [];
     for (let i = 0; i < WORKERS; i++) workers.push(await startSignalpost("worker", spEnv));
     children.push(...workers);
-    const apiUrl = `http://127.0.0.1:${api.port}`;
+    let turn = 0;
+    const apiUrl = () => `http://127.0.0.1:${apis[turn++ % apis.length]?.port}`;
     const publish = async (events: unknown[]) => {
-      const res = await fetch(`${apiUrl}/v1/events/batch`, {
+      const res = await fetch(`${apiUrl()}/v1/events/batch`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
         body: JSON.stringify({ events }),
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
         const wait = due - Date.now();
         if (wait > 0) await sleep(wait);
         inflight.push(
-          fetch(`${apiUrl}/v1/events`, {
+          fetch(`${apiUrl()}/v1/events`, {
             method: "POST",
             headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
             body: JSON.stringify({
@@ -235,6 +238,7 @@ async function main(): Promise<void> {
     },
     settings: {
       workers: WORKERS,
+      apis: APIS,
       events: EVENTS,
       endpoints: ENDPOINTS,
       rate: RATE,

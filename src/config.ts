@@ -91,6 +91,11 @@ export const envSchema = z.object({
   WORKER_CONCURRENCY: int(64, 1, 1024),
   /** Default concurrent requests per endpoint (per worker process). Default 8. */
   ENDPOINT_MAX_CONCURRENCY: int(8, 1, 256),
+  /**
+   * Deliveries a publish creates inside its own transaction: a publish (or batch) matching at
+   * most this many endpoints in all skips the fan-out job. 0 = always through the job. Default 100.
+   */
+  FANOUT_INLINE_MAX: int(100, 0, 10_000),
   /** CIDRs delivery may reach although private/loopback, e.g. `127.0.0.1/32`. Default none. */
   SSRF_ALLOW_CIDRS: csv,
   /** Read the client IP from X-Forwarded-For (only behind a trusted proxy). Default false. */

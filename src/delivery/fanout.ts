@@ -1,7 +1,8 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { DbOrTx, Tx } from "../../db/client.ts";
 import { deliveries, endpoints, events, tenants } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
-import { enqueueDeliveries } from "../jobs/enqueue.ts";
+import { enqueueDeliveries, enqueueFanout } from "../jobs/enqueue.ts";
 import { newId } from "../lib/ids.ts";
 
 /** Rows per transaction when one event fans out to many endpoints. */
@@ -19,6 +20,18 @@ export function matchesSymbol(filter: readonly string[] | null, symbol: string |
   const s = symbol.toUpperCase();
   return filter.some((f) => f.toUpperCase() === s);
 }
+
+/** An event as fan-out needs it. */
+export type FanoutEvent = { id: string; tenantId: string | null; type: string; symbol: string | null };
+
+export type Candidate = {
+  id: string;
+  tenantId: string;
+  eventTypes: string[] | null;
+  symbols: string[] | null;
+  maxConcurrency: number | null;
+};
+type Target = { event: FanoutEvent; endpoint: Candidate };
 
 /**
  * Creates one delivery per matching live endpoint and enqueues each. Idempotent: a retried
@@ -49,11 +62,73 @@ export async function fanOutEvents(
   const byId = new Map(found.map((e) => [e.id, e]));
   const batch = [...new Set(eventIds)].flatMap((id) => byId.get(id) ?? []);
   if (batch.length === 0) return { deliveries: 0 };
-  // A tenant-less event goes to every tenant; otherwise only the batch's tenants are read.
+  const targets = matchTargets(batch, await candidateEndpoints(db, batch));
+  let created = 0;
+  for (let i = 0; i < targets.length; i += CHUNK) {
+    const chunk = targets.slice(i, i + CHUNK);
+    created += await db.transaction((tx) => createDeliveries(deps, tx, chunk));
+    opts.onCommit?.();
+  }
+  return { deliveries: created };
+}
+
+/**
+ * Fan-out for events just inserted in `tx`. When they match at most FANOUT_INLINE_MAX endpoints in
+ * all, their deliveries and delivery jobs are created right here, in the publishing transaction:
+ * no fan-out job to insert, wake, fetch and complete, so the first attempt can start the moment
+ * the publish commits. Larger fan-outs (and FANOUT_INLINE_MAX=0) enqueue one fan-out job per event
+ * instead, for the fan-out worker to create in chunks. Either way the deliveries (or the job that
+ * will create them) commit or roll back with the events.
+ */
+export async function fanOutWithinTransaction(
+  deps: Deps,
+  tx: Tx,
+  batch: readonly FanoutEvent[],
+  candidates?: Candidate[] | null,
+): Promise<{ inline: boolean; deliveries: number }> {
+  if (batch.length === 0) return { inline: true, deliveries: 0 };
+  const found = candidates === undefined ? await inlineCandidates(deps, tx, batch) : candidates;
+  const targets = found ? matchTargets(batch, found) : null;
+  if (targets && targets.length <= deps.config.FANOUT_INLINE_MAX)
+    return { inline: true, deliveries: await createDeliveries(deps, tx, targets, { fresh: true }) };
+  await enqueueFanout(
+    deps.boss,
+    tx,
+    batch.map((e) => e.id),
+  );
+  return { inline: false, deliveries: 0 };
+}
+
+/**
+ * The candidate endpoints for an inline fan-out, or null when there are more than
+ * FANOUT_INLINE_MAX (or it is 0). Needs only the events' tenants, so a caller can run it in the
+ * same round trip as the events' insert and hand the result to fanOutWithinTransaction.
+ */
+export async function inlineCandidates(
+  deps: Deps,
+  tx: Tx,
+  batch: readonly Pick<FanoutEvent, "tenantId">[],
+): Promise<Candidate[] | null> {
+  const max = deps.config.FANOUT_INLINE_MAX;
+  if (max === 0 || batch.length === 0) return null;
+  const found = await candidateEndpoints(tx, batch, max + 1);
+  return found.length <= max ? found : null;
+}
+
+/**
+ * Live endpoints of live tenants that may receive the batch: those of the batch's tenants, or of
+ * every tenant when an event has none. `limit` caps the rows read (the caller only needs to know
+ * whether there are more than it would handle).
+ */
+async function candidateEndpoints(
+  db: DbOrTx,
+  batch: readonly Pick<FanoutEvent, "tenantId">[],
+  limit?: number,
+): Promise<Candidate[]> {
   const tenantIds = batch.some((e) => e.tenantId === null)
     ? null
     : [...new Set(batch.flatMap((e) => e.tenantId ?? []))];
-  const candidates = await db
+  const query = db
     .select({
       id: endpoints.id,
       tenantId: endpoints.tenantId,
@@ -71,8 +146,11 @@ export async function fanOutEvents(
         tenantIds ? inArray(endpoints.tenantId, tenantIds) : undefined,
       ),
     );
-  const limits = new Map(candidates.map((e) => [e.id, e.maxConcurrency]));
-  const targets = batch.flatMap((event) =>
+  return limit === undefined ? query : query.limit(limit);
+}
+
+function matchTargets(batch: readonly FanoutEvent[], candidates: readonly Candidate[]): Target[] {
+  return batch.flatMap((event) =>
     candidates
       .filter(
         (e) =>
@@ -82,38 +160,51 @@ export async function fanOutEvents(
       )
       .map((e) => ({ event, endpoint: e })),
   );
-  let created = 0;
-  for (let i = 0; i < targets.length; i += CHUNK) {
-    const chunk = targets.slice(i, i + CHUNK);
-    created += await db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(deliveries)
-        .values(
-          chunk.map(({ event, endpoint }) => ({
-            id: newId("dlv"),
-            eventId: event.id,
-            endpointId: endpoint.id,
-            tenantId: endpoint.tenantId,
-            eventType: event.type,
-            nextAttemptAt: sql`now()`,
-          })),
-        )
-        .onConflictDoNothing({ target: [deliveries.eventId, deliveries.endpointId] })
-        .returning({ id: deliveries.id, endpointId: deliveries.endpointId });
-      await enqueueDeliveries(
-        deps.boss,
-        tx,
-        inserted.map((d) => ({
-          deliveryId: d.id,
-          generation: 0,
-          trigger: "scheduled" as const,
-          endpointId: d.endpointId,
-          maxConcurrency: limits.get(d.endpointId) ?? null,
-        })),
-      );
-      return inserted.length;
-    });
-    opts.onCommit?.();
+}
+
+/**
+ * Inserts the targets' deliveries and enqueues a job for each, in `tx`. Existing deliveries are
+ * skipped (a retried fan-out job), and only the rows actually inserted get jobs. `fresh`: the
+ * events were inserted in this very transaction, so no delivery of theirs can exist yet and the
+ * jobs go out in the same round trip as the rows instead of waiting for `returning`.
+ */
+async function createDeliveries(
+  deps: Deps,
+  tx: Tx,
+  targets: readonly Target[],
+  { fresh = false } = {},
+): Promise<number> {
+  if (targets.length === 0) return 0;
+  const rows = targets.map(({ event, endpoint }) => ({
+    id: newId("dlv"),
+    eventId: event.id,
+    endpointId: endpoint.id,
+    tenantId: endpoint.tenantId,
+    eventType: event.type,
+    nextAttemptAt: sql`now()`,
+  }));
+  const limits = new Map(targets.map((t) => [t.endpoint.id, t.endpoint.maxConcurrency]));
+  const jobsFor = (ds: readonly { id: string; endpointId: string }[]) =>
+    enqueueDeliveries(
+      deps.boss,
+      tx,
+      ds.map((d) => ({
+        deliveryId: d.id,
+        generation: 0,
+        trigger: "scheduled" as const,
+        endpointId: d.endpointId,
+        maxConcurrency: limits.get(d.endpointId) ?? null,
+      })),
+    );
+  if (fresh) {
+    await Promise.all([tx.insert(deliveries).values(rows), jobsFor(rows)]);
+    return rows.length;
   }
-  return { deliveries: created };
+  const inserted = await tx
+    .insert(deliveries)
+    .values(rows)
+    .onConflictDoNothing({ target: [deliveries.eventId, deliveries.endpointId] })
+    .returning({ id: deliveries.id, endpointId: deliveries.endpointId });
+  await jobsFor(inserted);
+  return inserted.length;
 }

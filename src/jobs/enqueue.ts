@@ -12,12 +12,15 @@ export const WAKE_CHANNEL = "signalpost_wake";
  */
 export async function enqueueFanout(boss: PgBoss, tx: Tx, eventIds: readonly string[]): Promise<void> {
   if (eventIds.length === 0) return;
-  await boss.insert(
-    QUEUES.fanout,
-    eventIds.map((eventId) => ({ data: FanoutJob.parse({ eventId }) })),
-    { db: fromDrizzle(tx, dsql) },
-  );
-  await tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'fanout')`);
+  // The NOTIFY goes in the same round trip as the insert; both take effect at commit.
+  await Promise.all([
+    boss.insert(
+      QUEUES.fanout,
+      eventIds.map((eventId) => ({ data: FanoutJob.parse({ eventId }) })),
+      { db: fromDrizzle(tx, dsql) },
+    ),
+    tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'fanout')`),
+  ]);
 }
 
 export type DeliverJobInput = DeliverJob & {
@@ -33,7 +36,11 @@ export async function enqueueDeliveries(
   jobs: readonly DeliverJobInput[],
 ): Promise<void> {
   if (jobs.length === 0) return;
-  await boss.insert(
+  // The NOTIFY goes in the same round trip as the insert; both take effect at commit.
+  const wake = jobs.some((j) => !j.startAfter)
+    ? tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'deliver')`)
+    : null;
+  const insert = boss.insert(
     QUEUES.deliver,
     jobs.map((j) => ({
       data: DeliverJob.parse({ deliveryId: j.deliveryId, generation: j.generation, trigger: j.trigger }),
@@ -42,7 +49,7 @@ export async function enqueueDeliveries(
     })),
     { db: fromDrizzle(tx, dsql) },
   );
-  if (jobs.some((j) => !j.startAfter)) await tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'deliver')`);
+  await Promise.all([insert, wake]);
 }
 
 /** Per-endpoint concurrency is expressed as a pg-boss group tier `c<N>`. */

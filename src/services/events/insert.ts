@@ -1,11 +1,13 @@
 import { inArray } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
 import { events } from "../../../db/schema/index.ts";
+import { fanOutWithinTransaction, inlineCandidates } from "../../delivery/fanout.ts";
 import type { Deps } from "../../deps.ts";
-import { enqueueFanout } from "../../jobs/enqueue.ts";
 import { newId } from "../../lib/ids.ts";
 
 export type NewEvent = {
+  /** Chosen by the caller when it must know the id before the insert (newId("evt")). */
+  id?: string;
   type: string;
   data: unknown;
   /** null/undefined = every tenant */
@@ -26,8 +28,9 @@ export function envelope(type: string, occurredAt: Date, data: unknown): string 
 }
 
 /**
- * Inserts events and enqueues their fan-out in the caller's transaction. Used by the publish API,
- * the change detector and operational events: a commit has both or neither.
+ * Inserts events and their fan-out in the caller's transaction: their deliveries when few, else a
+ * fan-out job (fanOutWithinTransaction). Used by the publish API, the change detector and
+ * operational events: a commit has both or neither.
  */
 export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[]): Promise<StoredEvent[]> {
   if (input.length === 0) return [];
@@ -35,7 +38,7 @@ export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[
   const rows = input.map((e) => {
     const occurredAt = e.occurredAt ?? now;
     return {
-      id: newId("evt"),
+      id: e.id ?? newId("evt"),
       type: e.type,
       tenantId: e.tenantId ?? null,
       symbol: e.symbol ?? null,
@@ -43,12 +46,12 @@ export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[
       occurredAt,
     };
   });
-  const inserted = await tx.insert(events).values(rows).returning();
-  await enqueueFanout(
-    deps.boss,
-    tx,
-    inserted.map((e) => e.id),
-  );
+  // One round trip for the rows and the endpoints they may go to, one for the deliveries.
+  const [inserted, candidates] = await Promise.all([
+    tx.insert(events).values(rows).returning(),
+    inlineCandidates(deps, tx, rows),
+  ]);
+  await fanOutWithinTransaction(deps, tx, inserted, candidates);
   return inserted;
 }
 

@@ -2,7 +2,8 @@ import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
 import { eventTypes, idempotencyKeys, tenants } from "../../../db/schema/index.ts";
 import { ApiError, type FieldError } from "../../errors/index.ts";
-import { recordAudit } from "../audit/record.ts";
+import { newId } from "../../lib/ids.ts";
+import { type AuditInput, recordAudit } from "../audit/record.ts";
 import type { ServiceCtx } from "../context.ts";
 import { eventDataErrors, isUncompilableSchema } from "../event-types/data-schema.ts";
 import { envelope, insertEvents, type NewEvent, type StoredEvent } from "./insert.ts";
@@ -64,26 +65,28 @@ export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promi
       if (replay) return replay;
     }
     await checkReferences(tx, req.events, at);
-    const stored = await insertEvents(deps, tx, prepared);
+    // Ids chosen here so the audit row goes out in the same round trips as the events.
+    const withIds = prepared.map((e) => ({ ...e, id: newId("evt") }));
+    const first = withIds[0];
+    const audit: AuditInput =
+      req.shape === "single" && first
+        ? {
+            action: "event.publish",
+            targetType: "event",
+            targetId: first.id,
+            tenantId: first.tenantId ?? null,
+            details: { type: first.type, symbol: first.symbol ?? null },
+          }
+        : {
+            action: "event.publish_batch",
+            targetType: "event",
+            targetId: null,
+            tenantId: null,
+            details: { count: withIds.length, eventIds: withIds.map((e) => e.id) },
+          };
+    const [stored] = await Promise.all([insertEvents(deps, tx, withIds), recordAudit(tx, ctx, audit)]);
     const summaries = stored.map(toSummary);
     const body = req.shape === "single" ? summaries[0] : { data: summaries };
-    if (req.shape === "single" && stored[0]) {
-      await recordAudit(tx, ctx, {
-        action: "event.publish",
-        targetType: "event",
-        targetId: stored[0].id,
-        tenantId: stored[0].tenantId,
-        details: { type: stored[0].type, symbol: stored[0].symbol },
-      });
-    } else {
-      await recordAudit(tx, ctx, {
-        action: "event.publish_batch",
-        targetType: "event",
-        targetId: null,
-        tenantId: null,
-        details: { count: stored.length, eventIds: stored.map((e) => e.id) },
-      });
-    }
     if (req.idempotency) {
       await tx
         .update(idempotencyKeys)
@@ -197,19 +200,22 @@ async function checkReferences(
   at: (i: number, field: string) => string,
 ): Promise<void> {
   const typeNames = [...new Set(events.map((e) => e.type))];
-  const types = await tx
-    .select({ name: eventTypes.name, deprecatedAt: eventTypes.deprecatedAt, schema: eventTypes.schema })
-    .from(eventTypes)
-    .where(inArray(eventTypes.name, typeNames));
-  const byName = new Map(types.map((t) => [t.name, t]));
   const tenantIds = [...new Set(events.flatMap((e) => (e.tenantId ? [e.tenantId] : [])))];
-  const live = tenantIds.length
-    ? await tx
-        .select({ id: tenants.id })
-        .from(tenants)
-        .where(and(inArray(tenants.id, tenantIds), isNull(tenants.deletedAt)))
-        .for("share")
-    : [];
+  // Both reads in one round trip.
+  const [types, live] = await Promise.all([
+    tx
+      .select({ name: eventTypes.name, deprecatedAt: eventTypes.deprecatedAt, schema: eventTypes.schema })
+      .from(eventTypes)
+      .where(inArray(eventTypes.name, typeNames)),
+    tenantIds.length
+      ? tx
+          .select({ id: tenants.id })
+          .from(tenants)
+          .where(and(inArray(tenants.id, tenantIds), isNull(tenants.deletedAt)))
+          .for("share")
+      : [],
+  ]);
+  const byName = new Map(types.map((t) => [t.name, t]));
   const liveIds = new Set(live.map((t) => t.id));
   const errors: FieldError[] = [];
   events.forEach((e, i) => {

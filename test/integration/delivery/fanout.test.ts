@@ -9,12 +9,94 @@ import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import { createEndpoint, createTenant } from "../../helpers/fixtures.ts";
 
 let t: TestApp;
+let inline: TestApp;
 beforeAll(async () => {
-  // No workers: the test runs the fan-out itself and inspects what it created.
-  t = await startTestApp({ workers: false });
+  // No workers: the tests run the fan-out themselves and inspect what it created. `t` always goes
+  // through the fan-out job; `inline` creates up to 3 deliveries in the publishing transaction.
+  t = await startTestApp({ workers: false, env: { FANOUT_INLINE_MAX: "0" } });
+  inline = await startTestApp({ workers: false, env: { FANOUT_INLINE_MAX: "3" } });
 });
 afterAll(async () => {
+  await inline?.close();
   await t?.close();
+});
+
+async function jobsFor(app: TestApp, queue: string, key: string, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const [row] = await app.deps.sql<{ n: number }[]>`
+    select count(*)::int as n from ${app.deps.sql(BOSS_SCHEMA)}.job
+    where name = ${queue} and data->>${key} in ${app.deps.sql([...ids])}`;
+  return row?.n ?? 0;
+}
+
+async function deliveriesOf(app: TestApp, eventIds: readonly string[]) {
+  return app.deps.db
+    .select({ id: deliveries.id, eventId: deliveries.eventId, endpointId: deliveries.endpointId })
+    .from(deliveries)
+    .where(inArray(deliveries.eventId, [...eventIds]));
+}
+
+test("a small fan-out is created in the publishing transaction: deliveries and their jobs, no fan-out job", async () => {
+  const a = await createTenant(inline, "inline-a");
+  const url = "http://127.0.0.1:9/hook";
+  const e1 = await createEndpoint(inline, { url, tenantId: a });
+  const e2 = await createEndpoint(inline, { url, tenantId: a, eventTypes: ["grade.*"] });
+  const evs = await inline.deps.db.transaction((tx) =>
+    insertEvents(inline.deps, tx, [
+      { type: "grade.changed", data: {}, tenantId: a },
+      { type: "signal.new", data: {}, tenantId: a },
+    ]),
+  );
+  const ids = evs.map((e) => e.id);
+  const rows = await deliveriesOf(inline, ids);
+  expect(rows.map((r) => `${ids.indexOf(r.eventId)}:${r.endpointId}`).sort()).toEqual(
+    [`0:${e1.id}`, `0:${e2.id}`, `1:${e1.id}`].sort(),
+  );
+  expect(
+    await jobsFor(
+      inline,
+      QUEUES.deliver,
+      "deliveryId",
+      rows.map((r) => r.id),
+    ),
+  ).toBe(3);
+  expect(await jobsFor(inline, QUEUES.fanout, "eventId", ids)).toBe(0);
+  // A fan-out job retried anyway (or the worker meeting these ids) adds nothing.
+  expect((await fanOutEvents(inline.deps, ids)).deliveries).toBe(0);
+
+  // Rolled back with the events: nothing remains of either.
+  const rolledBack: string[] = [];
+  await inline.deps.db
+    .transaction(async (tx) => {
+      const [ev] = await insertEvents(inline.deps, tx, [{ type: "signal.new", data: {}, tenantId: a }]);
+      if (ev) rolledBack.push(ev.id);
+      throw new Error("roll back");
+    })
+    .catch(() => {});
+  expect(rolledBack).toHaveLength(1);
+  expect(await deliveriesOf(inline, rolledBack)).toEqual([]);
+});
+
+test("a fan-out above FANOUT_INLINE_MAX goes to the fan-out job, whole", async () => {
+  const a = await createTenant(inline, "inline-big");
+  const url = "http://127.0.0.1:9/hook";
+  for (let i = 0; i < 4; i++) await createEndpoint(inline, { url, tenantId: a });
+  // 4 candidate endpoints > 3; and 2 events × 2 endpoints = 4 targets > 3 on a tenant with 2.
+  const b = await createTenant(inline, "inline-two");
+  for (let i = 0; i < 2; i++) await createEndpoint(inline, { url, tenantId: b });
+  const evs = await inline.deps.db.transaction((tx) =>
+    insertEvents(inline.deps, tx, [{ type: "signal.new", data: {}, tenantId: a }]),
+  );
+  const pair = await inline.deps.db.transaction((tx) =>
+    insertEvents(inline.deps, tx, [
+      { type: "signal.new", data: {}, tenantId: b },
+      { type: "signal.new", data: {}, tenantId: b },
+    ]),
+  );
+  const ids = [...evs, ...pair].map((e) => e.id);
+  expect(await deliveriesOf(inline, ids)).toEqual([]);
+  expect(await jobsFor(inline, QUEUES.fanout, "eventId", ids)).toBe(3);
+  expect((await fanOutEvents(inline.deps, ids)).deliveries).toBe(8);
 });
 
 test("a batch of events fans out to exactly the matching live endpoints, once", async () => {
@@ -76,8 +158,12 @@ test("a batch of events fans out to exactly the matching live endpoints, once", 
   // Each delivery was enqueued with it, once; a repeated fan-out (a retried job) adds nothing.
   const again = await fanOutEvents(t.deps, ids);
   expect(again.deliveries).toBe(0);
-  const [jobs] = await t.deps.sql<{ n: number }[]>`
-    select count(*)::int as n from ${t.deps.sql(BOSS_SCHEMA)}.job
-    where name = ${QUEUES.deliver} and data->>'deliveryId' in ${t.deps.sql(rows.map((r) => r.id))}`;
-  expect(jobs?.n).toBe(9);
+  expect(
+    await jobsFor(
+      t,
+      QUEUES.deliver,
+      "deliveryId",
+      rows.map((r) => r.id),
+    ),
+  ).toBe(9);
 });
