@@ -52,6 +52,11 @@ const int = (fallback: number, min: number, max: number) =>
 export const envSchema = z.object({
   /** Postgres connection string. Unset: an embedded PostgreSQL is started under DATA_DIR. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /**
+   * Use server-side prepared statements (parsed and planned once per connection). Default true;
+   * set false behind a connection pooler in transaction mode (PgBouncer), which cannot keep them.
+   */
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
   /** Where embedded Postgres, the generated operator key and the generated encryption key live. Default `./.signalpost`. */
   DATA_DIR: z.string().min(1).default("./.signalpost"),
   /** Port of the embedded PostgreSQL (used only without DATABASE_URL). Default 54329. */

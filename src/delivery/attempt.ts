@@ -87,32 +87,38 @@ export async function loadDeliveries(
   const out = new Map<string, LoadedDelivery>();
   if (deliveryIds.length === 0) return out;
   const { db } = deps;
-  const rows = await db
-    .select({
-      delivery: deliveries,
-      endpoint: endpoints,
-      eventBody: events.body,
-      eventId: events.id,
-      circuitState: endpointHealth.circuitState,
-    })
-    .from(deliveries)
-    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
-    .innerJoin(events, eq(events.id, deliveries.eventId))
-    .leftJoin(endpointHealth, eq(endpointHealth.endpointId, endpoints.id))
-    .where(inArray(deliveries.id, [...new Set(deliveryIds)]));
-  if (rows.length === 0) return out;
-  const endpointIds = [...new Set(rows.map((r) => r.endpoint.id))];
+  const ids = [...new Set(deliveryIds)];
   const now = deps.now();
-  const secretRows = await db
-    .select()
-    .from(endpointSecrets)
-    .where(
-      and(
-        inArray(endpointSecrets.endpointId, endpointIds),
-        or(isNull(endpointSecrets.expiresAt), gt(endpointSecrets.expiresAt, now)),
-      ),
-    )
-    .orderBy(endpointSecrets.createdAt);
+  // Both queries in one round trip: the secrets are found through the deliveries' endpoints.
+  const [rows, secretRows] = await Promise.all([
+    db
+      .select({
+        delivery: deliveries,
+        endpoint: endpoints,
+        eventBody: events.body,
+        eventId: events.id,
+        circuitState: endpointHealth.circuitState,
+      })
+      .from(deliveries)
+      .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
+      .innerJoin(events, eq(events.id, deliveries.eventId))
+      .leftJoin(endpointHealth, eq(endpointHealth.endpointId, endpoints.id))
+      .where(inArray(deliveries.id, ids)),
+    db
+      .select()
+      .from(endpointSecrets)
+      .where(
+        and(
+          inArray(
+            endpointSecrets.endpointId,
+            db.select({ id: deliveries.endpointId }).from(deliveries).where(inArray(deliveries.id, ids)),
+          ),
+          or(isNull(endpointSecrets.expiresAt), gt(endpointSecrets.expiresAt, now)),
+        ),
+      )
+      .orderBy(endpointSecrets.createdAt),
+  ]);
+  if (rows.length === 0) return out;
   const byEndpoint = new Map<string, EndpointSecret[]>();
   for (const s of secretRows) {
     if (s.expiresAt && s.expiresAt <= now) continue;

@@ -270,19 +270,31 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
       out.push({ ...report, next: "retry", nextAt });
     }
 
-    if (attemptRows.length) await tx.insert(attempts).values(attemptRows);
-    await applyFinals(tx, finals);
-    await applyFailingSince(tx, failing);
-    await applyHealth(deps, tx, health);
-    // After the final states: a 410 cancels the endpoint's other pending deliveries, including
-    // ones just rescheduled in this batch (as if they had been recorded before the 410).
-    for (const endpointId of gone.keys()) {
-      await disableEndpoint(tx, endpointId, "the receiver answered 410 Gone");
-      after.push(() => logger.info({ endpointId }, "endpoint disabled after 410 Gone"));
-    }
-    await enqueueDeliveries(deps.boss, tx, retries);
     const settle = items.flatMap((i) => (i.settle ? [i.settle] : []));
-    if (settle.length) await deps.boss.complete(QUEUES.deliver, settle, null, { db: fromDrizzle(tx, sql) });
+    const jobs = async () => {
+      await Promise.all([
+        enqueueDeliveries(deps.boss, tx, retries),
+        settle.length ? deps.boss.complete(QUEUES.deliver, settle, null, { db: fromDrizzle(tx, sql) }) : null,
+      ]);
+    };
+    // The statements below depend only on what was computed above: they go out together, one
+    // round trip instead of one each, and run in this order on the server (the lock order).
+    await Promise.all([
+      attemptRows.length ? tx.insert(attempts).values(attemptRows) : null,
+      applyFinals(tx, finals),
+      applyFailingSince(tx, failing),
+      applyHealth(deps, tx, health),
+      gone.size ? null : jobs(),
+    ]);
+    if (gone.size) {
+      // After the final states: a 410 cancels the endpoint's other pending deliveries, including
+      // ones just rescheduled in this batch (as if they had been recorded before the 410).
+      for (const endpointId of gone.keys()) {
+        await disableEndpoint(tx, endpointId, "the receiver answered 410 Gone");
+        after.push(() => logger.info({ endpointId }, "endpoint disabled after 410 Gone"));
+      }
+      await jobs();
+    }
     return items.map((i, n) => {
       const r = out[n] as AttemptReport;
       return i.settle ? { ...r, jobSettled: true } : r;

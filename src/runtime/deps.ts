@@ -7,6 +7,7 @@ import type { Deps } from "../deps.ts";
 import { Keyring } from "../lib/crypto.ts";
 import type { Logger } from "../lib/logger.ts";
 import { createMetrics } from "../metrics/registry.ts";
+import { prepareBossStatements } from "./boss-statements.ts";
 
 export type BuildOptions = {
   logger: Logger;
@@ -22,7 +23,8 @@ export type BuildOptions = {
 
 /** Connects everything a process needs. pg-boss is started (it must be, even to send). */
 export async function buildDeps(config: Config, databaseUrl: string, opts: BuildOptions): Promise<Deps> {
-  const { sql, db } = createDb(databaseUrl, { max: opts.poolMax ?? 10 });
+  const prepare = config.DATABASE_PREPARED_STATEMENTS;
+  const { sql, db } = createDb(databaseUrl, { max: opts.poolMax ?? 10, prepare });
   const supervise = opts.supervise ?? true;
   const boss = new PgBoss({
     connectionString: databaseUrl,
@@ -39,6 +41,8 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
   });
   boss.on("error", (err) => opts.logger.warn({ err }, "pg-boss error"));
   await boss.start();
+  if (prepare && !prepareBossStatements(boss))
+    opts.logger.debug("pg-boss statements left unnamed (unknown pool shape)");
   const current = config.encryptionKeys.current;
   if (!current) throw new Error("no encryption key configured");
   return {

@@ -1,0 +1,62 @@
+import { eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { tenants } from "../../../db/schema/index.ts";
+import { concurrencyTiers } from "../../../src/jobs/enqueue.ts";
+import { QUEUES } from "../../../src/jobs/queues.ts";
+import { startTestApp, type TestApp } from "../../helpers/app.ts";
+
+let prepared: TestApp;
+let plain: TestApp;
+beforeAll(async () => {
+  // One pg-boss connection each, so the statement cache read below is the one fetch used.
+  prepared = await startTestApp({ workers: false, build: { bossMax: 1 } });
+  plain = await startTestApp({
+    workers: false,
+    database: prepared.db,
+    build: { bossMax: 1 },
+    env: { DATABASE_PREPARED_STATEMENTS: "false" },
+  });
+});
+afterAll(async () => {
+  await plain?.close();
+  await prepared?.close();
+});
+
+/** Prepared statements of the transaction's own connection whose text contains `marker`. */
+async function preparedOnThisConnection(app: TestApp, marker: string): Promise<number> {
+  return app.deps.db.transaction(async (tx) => {
+    // Twice with parameters (a prepared statement is kept once per connection), then look.
+    for (const id of ["ten_a", "ten_b"])
+      await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id));
+    const rows = await tx.execute<{ n: number }>(
+      sql.raw(`select count(*)::int as n from pg_prepared_statements where statement like '%${marker}%'`),
+    );
+    return rows[0]?.n ?? -1;
+  });
+}
+
+test("drizzle statements with parameters are prepared on their connection, inside transactions too", async () => {
+  expect(await preparedOnThisConnection(prepared, 'from "tenants" where "tenants"."id" = $1')).toBe(1);
+  expect(await preparedOnThisConnection(plain, 'from "tenants" where "tenants"."id" = $1')).toBe(0);
+});
+
+test("pg-boss's delivery fetch runs as a named statement on its pool; not with DATABASE_PREPARED_STATEMENTS=false", async () => {
+  const count = async (app: TestApp) => {
+    for (let i = 0; i < 2; i++) {
+      await app.deps.boss.send(QUEUES.deliver, { deliveryId: `dlv_prepared_${i}`, generation: 0 });
+      // The dispatcher's fetch: parameterized (the per-endpoint limits).
+      const [job] = await app.deps.boss.fetch(QUEUES.deliver, {
+        batchSize: 1,
+        groupConcurrency: { default: 8, tiers: concurrencyTiers() },
+      });
+      expect(job).toBeDefined();
+    }
+    const { rows } = await app.deps.boss
+      .getDb()
+      .executeSql("select statement from pg_prepared_statements where name like 'pgboss_%'");
+    return (rows as { statement: string }[]).filter((r) => r.statement.includes("active_group_count_map"))
+      .length;
+  };
+  expect(await count(prepared)).toBeGreaterThanOrEqual(1);
+  expect(await count(plain)).toBe(0);
+});
