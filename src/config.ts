@@ -53,8 +53,9 @@ export const envSchema = z.object({
   /** Postgres connection string. Unset: an embedded PostgreSQL is started under DATA_DIR. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   /**
-   * Use server-side prepared statements (parsed and planned once per connection). Default true;
-   * set false behind a connection pooler in transaction mode (PgBouncer), which cannot keep them.
+   * Run pg-boss's queue statements (fetch, insert, complete) as prepared statements, parsed and
+   * planned once per connection. Default true; set false behind a connection pooler in
+   * transaction mode (PgBouncer), which cannot keep them.
    */
   DATABASE_PREPARED_STATEMENTS: bool.default(true),
   /** Where embedded Postgres, the generated operator key and the generated encryption key live. Default `./.signalpost`. */

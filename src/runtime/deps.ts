@@ -23,8 +23,7 @@ export type BuildOptions = {
 
 /** Connects everything a process needs. pg-boss is started (it must be, even to send). */
 export async function buildDeps(config: Config, databaseUrl: string, opts: BuildOptions): Promise<Deps> {
-  const prepare = config.DATABASE_PREPARED_STATEMENTS;
-  const { sql, db } = createDb(databaseUrl, { max: opts.poolMax ?? 10, prepare });
+  const { sql, db } = createDb(databaseUrl, { max: opts.poolMax ?? 10 });
   const supervise = opts.supervise ?? true;
   const boss = new PgBoss({
     connectionString: databaseUrl,
@@ -41,7 +40,7 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
   });
   boss.on("error", (err) => opts.logger.warn({ err }, "pg-boss error"));
   await boss.start();
-  if (prepare && !prepareBossStatements(boss))
+  if (config.DATABASE_PREPARED_STATEMENTS && !prepareBossStatements(boss))
     opts.logger.debug("pg-boss statements left unnamed (unknown pool shape)");
   const current = config.encryptionKeys.current;
   if (!current) throw new Error("no encryption key configured");

@@ -1,6 +1,4 @@
-import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { tenants } from "../../../db/schema/index.ts";
 import { concurrencyTiers } from "../../../src/jobs/enqueue.ts";
 import { QUEUES } from "../../../src/jobs/queues.ts";
 import { startTestApp, type TestApp } from "../../helpers/app.ts";
@@ -20,24 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await plain?.close();
   await prepared?.close();
-});
-
-/** Prepared statements of the transaction's own connection whose text contains `marker`. */
-async function preparedOnThisConnection(app: TestApp, marker: string): Promise<number> {
-  return app.deps.db.transaction(async (tx) => {
-    // Twice with parameters (a prepared statement is kept once per connection), then look.
-    for (const id of ["ten_a", "ten_b"])
-      await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id));
-    const rows = await tx.execute<{ n: number }>(
-      sql.raw(`select count(*)::int as n from pg_prepared_statements where statement like '%${marker}%'`),
-    );
-    return rows[0]?.n ?? -1;
-  });
-}
-
-test("drizzle statements with parameters are prepared on their connection, inside transactions too", async () => {
-  expect(await preparedOnThisConnection(prepared, 'from "tenants" where "tenants"."id" = $1')).toBe(1);
-  expect(await preparedOnThisConnection(plain, 'from "tenants" where "tenants"."id" = $1')).toBe(0);
 });
 
 test("pg-boss's delivery fetch runs as a named statement on its pool; not with DATABASE_PREPARED_STATEMENTS=false", async () => {
