@@ -39,4 +39,10 @@ test("pg-boss's delivery fetch runs as a named statement on its pool; not with D
   };
   expect(await count(prepared)).toBeGreaterThanOrEqual(1);
   expect(await count(plain)).toBe(0);
+  // Prepared, but planned for each call's values (a generic fetch plan was slower on a deep queue).
+  const mode = async (app: TestApp) =>
+    ((await app.deps.boss.getDb().executeSql("show plan_cache_mode")).rows[0] as { plan_cache_mode: string })
+      .plan_cache_mode;
+  expect(await mode(prepared)).toBe("force_custom_plan");
+  expect(await mode(plain)).toBe("auto");
 });
