@@ -9,5 +9,6 @@ COPY db ./db
 COPY openapi ./openapi
 USER node
 EXPOSE 8080
-ENTRYPOINT ["node", "src/cli/main.ts"]
+# V8 flags: see src/cli/node-flags.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=16", "src/cli/main.ts"]
 CMD ["serve"]

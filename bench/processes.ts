@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { NODE_FLAGS } from "../src/cli/node-flags.ts";
 
 export const REPO = fileURLToPath(new URL("../", import.meta.url));
 
@@ -21,7 +22,7 @@ export type Child = { child: ChildProcess; port: number; exited: Promise<void>; 
 /** Starts `node src/cli/main.ts <role>` and waits until /readyz answers 200. */
 export async function startSignalpost(role: "api" | "worker", env: Record<string, string>): Promise<Child> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["src/cli/main.ts", role], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, "src/cli/main.ts", role], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, PORT: String(port) },
     stdio: ["ignore", "ignore", process.env.BENCH_VERBOSE ? "inherit" : "ignore"],

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -60,7 +61,7 @@ export async function spawnSignalpost(
   env: Record<string, string>,
 ): Promise<Proc> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, ["src/cli/main.ts", role], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, "src/cli/main.ts", role], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],

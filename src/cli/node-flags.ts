@@ -1,0 +1,11 @@
+/**
+ * The V8 flags every Signalpost process is started with (package.json scripts, bin/signalpost.js,
+ * the Dockerfile and the processes tests and the benchmark spawn use the same value).
+ *
+ * `--max-semi-space-size=16` caps V8's young generation at 16 MB per semi-space, the value Node
+ * used for years; on a large machine Node 24 lets it grow to 64 MB, and under a delivery backlog a
+ * worker's RSS then rose to ~296 MB where the cap holds it at ~200 MB, at the same drain rate
+ * (bench backlog phase, 100,000 pending: 253/s uncapped, 247/s capped). Flags cannot be set from
+ * inside a running process, hence this list.
+ */
+export const NODE_FLAGS = ["--max-semi-space-size=16"] as const;
