@@ -10,7 +10,10 @@ test("every way of starting Signalpost passes the same V8 flags", () => {
     "npm start": pkg.scripts.start ?? "",
     "npm run signalpost": pkg.scripts.signalpost ?? "",
     "bin/signalpost.js": read("bin/signalpost.js").split("\n")[0] ?? "",
-    Dockerfile: read("Dockerfile").split("\n").find((l) => l.startsWith("ENTRYPOINT")) ?? "",
+    Dockerfile:
+      read("Dockerfile")
+        .split("\n")
+        .find((l) => l.startsWith("ENTRYPOINT")) ?? "",
   };
   for (const [where, line] of Object.entries(starts))
     for (const flag of NODE_FLAGS) expect(line, where).toContain(flag);
