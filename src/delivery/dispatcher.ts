@@ -2,9 +2,10 @@ import type { Job, PgBoss } from "pg-boss";
 import type { Deps } from "../deps.ts";
 import { concurrencyTiers } from "../jobs/enqueue.ts";
 import { DeliverJob, QUEUES } from "../jobs/queues.ts";
-import { type LoadedDelivery, loadDeliveries, runDeliveryAttempt } from "./attempt.ts";
+import { runDeliveryAttempt } from "./attempt.ts";
+import { AttemptRecorder } from "./attempt-recorder.ts";
 import { rootErrorMessage } from "./db-errors.ts";
-import { AttemptRecorder } from "./record-batch.ts";
+import { type LoadedDelivery, loadDeliveries } from "./load.ts";
 
 export type DispatcherOptions = {
   /** Concurrent deliveries in this process. */
