@@ -99,7 +99,7 @@ export const envSchema = z.object({
    * at 128).
    */
   WORKER_CONCURRENCY: int(128, 1, 1024),
-  /** Default concurrent requests per endpoint (per worker process). Default 8. */
+  /** Default concurrent requests per endpoint, across all worker processes. Default 8. */
   ENDPOINT_MAX_CONCURRENCY: int(8, 1, 256),
   /**
    * Deliveries a publish creates inside its own transaction: a publish (or batch) matching at

@@ -51,9 +51,26 @@ export const TRUNCATION_MARKER = "\n…[truncated]";
  * One HTTP POST with a hard deadline covering connect, headers and body. Redirects are never
  * followed (node:http does not follow them). At most `responseCapBytes` of the body are kept; the
  * rest is not read (the socket is destroyed), so a huge or endless response costs nothing.
+ *
+ * A request that went out on a kept-alive socket and was reset before any answer is sent once
+ * more, on a new connection, within the same deadline: the receiver closed that idle socket just
+ * as we reused it (a receiver with `Keep-Alive: timeout=5` and a burst ~5 s after the previous
+ * one; seen as 38 of 151 first attempts failing with ECONNRESET). This is Node's documented
+ * pattern (`request.reusedSocket`); receivers deduplicate on `webhook-id` in any case.
  */
-export function sendWebhook(req: SendRequest): Promise<SendResult> {
+export async function sendWebhook(req: SendRequest): Promise<SendResult> {
   const started = performance.now();
+  const first = await sendOnce(req, { started, timeoutMs: req.timeoutMs, pooled: true });
+  const left = req.timeoutMs - (performance.now() - started);
+  if (!first.staleSocket || req.signal?.aborted || left < 1) return first.result;
+  return (await sendOnce(req, { started, timeoutMs: Math.floor(left), pooled: false })).result;
+}
+
+function sendOnce(
+  req: SendRequest,
+  opts: { started: number; timeoutMs: number; pooled: boolean },
+): Promise<{ result: SendResult; staleSocket: boolean }> {
+  const { started } = opts;
   const elapsed = () => Math.round(performance.now() - started);
   const pinned: LookupFunction = (_hostname, options, callback) => {
     if ((options as { all?: boolean }).all) {
@@ -67,14 +84,14 @@ export function sendWebhook(req: SendRequest): Promise<SendResult> {
   const isHttps = req.url.protocol === "https:";
   const body = Buffer.from(req.body, "utf8");
   const hostname = req.url.hostname.replace(/^\[|\]$/g, "");
-  return new Promise<SendResult>((resolve) => {
+  return new Promise((resolve) => {
     let settled = false;
-    const finish = (r: SendResult) => {
+    const finish = (r: SendResult, staleSocket = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
       req.signal?.removeEventListener("abort", onAbort);
-      resolve(r);
+      resolve({ result: r, staleSocket });
     };
     let client: http.ClientRequest;
     try {
@@ -85,7 +102,8 @@ export function sendWebhook(req: SendRequest): Promise<SendResult> {
         port: req.url.port || (isHttps ? 443 : 80),
         path: `${req.url.pathname}${req.url.search}`,
         headers: { ...req.headers, "content-length": String(body.length) },
-        agent: isHttps ? httpsAgent : httpAgent,
+        // The resend after a stale socket gets a connection of its own (agent: false).
+        agent: opts.pooled ? (isHttps ? httpsAgent : httpAgent) : false,
         lookup: pinned,
         // SNI carries names only (RFC 6066); an IP literal gets none.
         ...(isHttps && !isIP(hostname) ? { servername: hostname } : {}),
@@ -94,7 +112,10 @@ export function sendWebhook(req: SendRequest): Promise<SendResult> {
       // Node validates header names and values synchronously; a bad stored value must become a
       // recorded failed attempt, not an exception that makes the job retry at the queue level.
       const e = err as NodeJS.ErrnoException;
-      resolve({ kind: "error", errorClass: "invalid_request", message: sanitize(e), durationMs: elapsed() });
+      resolve({
+        result: { kind: "error", errorClass: "invalid_request", message: sanitize(e), durationMs: elapsed() },
+        staleSocket: false,
+      });
       return;
     }
     function onAbort() {
@@ -137,7 +158,7 @@ export function sendWebhook(req: SendRequest): Promise<SendResult> {
         });
         client.destroy();
       }
-    }, req.timeoutMs);
+    }, opts.timeoutMs);
     client.on("response", (res) => {
       response = res;
       res.on("data", (chunk: Buffer) => {
@@ -163,7 +184,11 @@ export function sendWebhook(req: SendRequest): Promise<SendResult> {
     });
     client.on("error", (err: NodeJS.ErrnoException) => {
       if (response) return settleResponse();
-      finish({ kind: "error", errorClass: classify(err), message: sanitize(err), durationMs: elapsed() });
+      const errorClass = classify(err);
+      finish(
+        { kind: "error", errorClass, message: sanitize(err), durationMs: elapsed() },
+        errorClass === "reset" && client.reusedSocket,
+      );
     });
     if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener("abort", onAbort, { once: true });
