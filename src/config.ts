@@ -6,8 +6,12 @@ import { parseDuration, parseDurationList } from "./lib/duration.ts";
  * stops the process with a message naming the variable. Everything else receives a `Config`.
  */
 
+/** true/false, 1/0, yes/no, in any case. */
 const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["true", "false", "1", "0", "yes", "no"]))
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
 const duration = (fallback: string) =>
@@ -46,8 +50,15 @@ const csv = z
       .filter(Boolean),
   );
 
+/** Decimal digits only: `0x10`, `1e2` or `5 apples` are refused rather than read as something else. */
 const int = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?\d+$/, { message: "expected a whole number in decimal digits" })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
 
 export const envSchema = z.object({
   /** Postgres connection string. Unset: an embedded PostgreSQL is started under DATA_DIR. */
@@ -191,11 +202,11 @@ export class StartupError extends Error {}
 
 /** Parses and validates configuration from an environment map (default: `process.env`). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // Empty strings mean "unset", as in most twelve-factor tools.
+  // Empty (or blank) strings mean "unset", as in most twelve-factor tools.
   const cleaned = Object.fromEntries(
     Object.keys(envSchema.shape)
       .map((k) => [k, env[k]] as const)
-      .filter(([, v]) => v !== undefined && v !== ""),
+      .filter(([, v]) => v !== undefined && v.trim() !== ""),
   );
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {

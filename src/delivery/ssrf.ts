@@ -42,6 +42,7 @@ export function checkUrl(text: string, policy: DestinationPolicy): UrlProblem | 
   if (url.username || url.password)
     return { reason: "URLs must not carry credentials; use custom headers instead" };
   if (!url.hostname) return { reason: "the URL has no host" };
+  if (url.port === "0") return { reason: "port 0 cannot be connected to" };
   const literal = hostLiteral(url.hostname);
   if (literal) {
     const why = blockedReason(literal, policy.allowCidrs);

@@ -19,6 +19,11 @@ export function checkEndpointUrl(ctx: ServiceCtx, url: string): string {
     throw new ValidationError("the endpoint URL is not allowed", [
       { path: "body.url", message: checked.reason, code: "invalid_url" },
     ]);
+  // A fragment is never sent in an HTTP request: keeping one would only mislead.
+  if (checked.url.hash || url.includes("#"))
+    throw new ValidationError("the endpoint URL is not allowed", [
+      { path: "body.url", message: "must not have a #fragment (it is never sent)", code: "invalid_url" },
+    ]);
   return url;
 }
 

@@ -408,6 +408,12 @@ describe("bad input", () => {
     ],
     ["data scheme", { url: "data:text/plain,hi" }, badUrl("the data scheme is not allowed; use https")],
     ["not a URL", { url: "partner.example.com" }, badUrl("not a valid absolute URL")],
+    ["port 0", { url: "https://partner.example.com:0/hooks" }, badUrl("port 0 cannot be connected to")],
+    [
+      "a #fragment",
+      { url: "https://partner.example.com/hooks#x" },
+      badUrl("must not have a #fragment (it is never sent)"),
+    ],
     [
       "10,000-character URL",
       { url: `https://example.com/${"a".repeat(10_000)}` },

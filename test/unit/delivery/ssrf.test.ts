@@ -175,6 +175,7 @@ describe("checkUrl", () => {
     ["http://user@example.com/", "must not carry credentials"],
     ["http://:pass@example.com/", "must not carry credentials"],
     ["https://user:pass@8.8.8.8/", "must not carry credentials"],
+    ["http://example.com:0/", "port 0"],
   ])("%j is refused: %s", (url, reason) => {
     expect(checkUrl(url, dev)).toEqual({ reason: expect.stringContaining(reason) });
   });
