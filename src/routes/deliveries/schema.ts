@@ -7,6 +7,7 @@ const time = (description: string) =>
   z.iso.datetime({ offset: true }).optional().openapi({ description, example: "2026-12-01T00:00:00Z" });
 
 export const ListDeliveriesQuery = pageQuery("dlv").extend({
+  tenantId: z.string().max(64).optional().openapi({ description: "Operator only: one tenant's deliveries" }),
   endpointId: z.string().max(64).optional(),
   eventId: z.string().max(64).optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),

@@ -6,6 +6,8 @@ import { type DeliveryView, toDeliveryView } from "./present.ts";
 export type ListDeliveriesInput = {
   limit: number;
   cursor?: string | undefined;
+  /** Operators only; a tenant always sees its own. */
+  tenantId?: string | undefined;
   endpointId?: string | undefined;
   eventId?: string | undefined;
   /** Dead letters: `eventType` filter too. */
@@ -24,7 +26,7 @@ export type ListDeliveriesInput = {
  * `limit + 1` rows so the caller can tell whether another page exists.
  */
 export async function listDeliveries(ctx: ServiceCtx, input: ListDeliveriesInput): Promise<DeliveryView[]> {
-  const tenant = tenantScope(ctx);
+  const tenant = tenantScope(ctx) ?? input.tenantId;
   const rows = await ctx.deps.db
     .select()
     .from(deliveries)

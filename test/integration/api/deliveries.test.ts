@@ -283,8 +283,14 @@ describe("security", () => {
       );
     await new Promise((r) => setTimeout(r, 150));
     expect(rx.requests).toHaveLength(1);
-    // The operator sees everyone's.
+    // A tenant naming another tenant still sees only its own.
+    expect(
+      (await t.request("GET", `/v1/deliveries?tenantId=${owner.tenantId}`, { token: other.token })).body.data,
+    ).toEqual([]);
+    // The operator sees everyone's, and can narrow the list to one tenant.
     expect((await t.request("GET", `/v1/deliveries/${d.id}`)).status).toBe(200);
+    expect(ids(await t.request("GET", `/v1/deliveries?tenantId=${owner.tenantId}`))).toEqual([d.id]);
+    expect(ids(await t.request("GET", `/v1/deliveries?tenantId=${other.tenantId}`))).toEqual([]);
     const unknown = unusedId("dlv");
     expect((await t.request("GET", `/v1/deliveries/${unknown}`)).status).toBe(404);
     await rx.close();
