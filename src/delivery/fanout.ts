@@ -78,17 +78,17 @@ export async function fanOutEvents(
  * no fan-out job to insert, wake, fetch and complete, so the first attempt can start the moment
  * the publish commits. Larger fan-outs (and FANOUT_INLINE_MAX=0) enqueue one fan-out job per event
  * instead, for the fan-out worker to create in chunks. Either way the deliveries (or the job that
- * will create them) commit or roll back with the events.
+ * will create them) commit or roll back with the events. `candidates` comes from inlineCandidates
+ * (null: too many for an inline fan-out).
  */
 export async function fanOutWithinTransaction(
   deps: Deps,
   tx: Tx,
   batch: readonly FanoutEvent[],
-  candidates?: Candidate[] | null,
+  candidates: Candidate[] | null,
 ): Promise<{ inline: boolean; deliveries: number }> {
   if (batch.length === 0) return { inline: true, deliveries: 0 };
-  const found = candidates === undefined ? await inlineCandidates(deps, tx, batch) : candidates;
-  const targets = found ? matchTargets(batch, found) : null;
+  const targets = candidates ? matchTargets(batch, candidates) : null;
   if (targets && targets.length <= deps.config.FANOUT_INLINE_MAX)
     return { inline: true, deliveries: await createDeliveries(deps, tx, targets, { fresh: true }) };
   await enqueueFanout(

@@ -147,19 +147,21 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
         ...(statusCode !== null ? { status: statusCode } : {}),
       };
       const base = { id: delivery.id, expectedGeneration: updated.generation };
+      /** A final state that ends the delivery (no retry), with the status code and error it ended on. */
+      const ended = (status: "succeeded" | "dead", code: number | null, error: string | null): Final => ({
+        ...base,
+        status,
+        completedAt: finishedAt,
+        nextAt: null,
+        generation: updated.generation,
+        cycleBump: 0,
+        setCode: true,
+        code,
+        lastError: error,
+      });
 
       if (outcome === "succeeded") {
-        finals.push({
-          ...base,
-          status: "succeeded",
-          completedAt: finishedAt,
-          nextAt: null,
-          generation: updated.generation,
-          cycleBump: 0,
-          setCode: true,
-          code: statusCode,
-          lastError: null,
-        });
+        finals.push(ended("succeeded", statusCode, null));
         const f = failing.get(endpoint.id);
         if (endpoint.failingSince || f?.setAt) failing.set(endpoint.id, { clear: true, setAt: null });
         health.push({ endpointId: endpoint.id, succeeded: true });
@@ -203,17 +205,7 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
       }
 
       if (statusCode === 410) {
-        finals.push({
-          ...base,
-          status: "dead",
-          completedAt: finishedAt,
-          nextAt: null,
-          generation: updated.generation,
-          cycleBump: 0,
-          setCode: true,
-          code: 410,
-          lastError: "410 Gone: endpoint disabled",
-        });
+        finals.push(ended("dead", 410, "410 Gone: endpoint disabled"));
         gone.set(endpoint.id, true);
         out.push({ ...report, next: "dead" });
         continue;
@@ -231,17 +223,7 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
         retryAfterMaxMs: config.DELIVERY_RETRY_AFTER_MAX,
       });
       if (delay === null) {
-        finals.push({
-          ...base,
-          status: "dead",
-          completedAt: finishedAt,
-          nextAt: null,
-          generation: updated.generation,
-          cycleBump: 0,
-          setCode: true,
-          code: statusCode,
-          lastError,
-        });
+        finals.push(ended("dead", statusCode, lastError));
         out.push({ ...report, next: "dead" });
         continue;
       }

@@ -9,6 +9,19 @@ export function expectProblem(res: TestResponse, status: number, code: string, p
   if (paths) expect(res.body.errors?.map((e: { path: string }) => e.path) ?? []).toEqual(paths);
 }
 
+/** The exact RFC 9457 body expected for a problem (request id and instance vary per request). */
+export function problem(status: number, code: string, title: string, detail: string, errors?: unknown[]) {
+  return {
+    type: `/problems/${code}`,
+    title,
+    status,
+    detail,
+    instance: expect.any(String),
+    requestId: expect.any(String),
+    ...(errors ? { errors } : {}),
+  };
+}
+
 /** One row of a bad-input table: a JSON body (or raw text) and the problem it must produce. */
 export type ErrorRow = {
   name: string;

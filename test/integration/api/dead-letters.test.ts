@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { auditLog, deliveries } from "../../../db/schema/index.ts";
 import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import { attemptsOf, publish, settledDelivery, waitUntil } from "../../helpers/fixtures.ts";
+import { problem } from "../../helpers/problems.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
 import { createKey, createTenantWithKey, type TestKey, unusedId } from "../../helpers/security.ts";
 
@@ -21,18 +22,6 @@ afterAll(async () => {
 });
 
 type Tenant = TestKey & { tenantId: string };
-
-function problem(status: number, code: string, title: string, detail: string, errors?: unknown[]) {
-  return {
-    type: `/problems/${code}`,
-    title,
-    status,
-    detail,
-    instance: expect.any(String),
-    requestId: expect.any(String),
-    ...(errors ? { errors } : {}),
-  };
-}
 
 async function endpointFor(tenant: Tenant, url: string): Promise<string> {
   const res = await t.request("POST", "/v1/endpoints", { token: tenant.token, body: { url } });

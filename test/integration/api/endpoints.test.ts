@@ -5,6 +5,7 @@ import { auditLog, deliveries, endpointSecrets, endpoints } from "../../../db/sc
 import { generateSecret } from "../../../src/delivery/sign.ts";
 import { startTestApp, type TestApp, type TestResponse } from "../../helpers/app.ts";
 import { publish, settledDelivery, waitUntil } from "../../helpers/fixtures.ts";
+import { problem } from "../../helpers/problems.ts";
 import { type Received, startReceiver } from "../../helpers/receiver.ts";
 import { createKey, createTenantWithKey, type TestKey, unusedId } from "../../helpers/security.ts";
 
@@ -29,17 +30,6 @@ const freshTenant = () => createTenantWithKey(t.deps.db);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The exact problem body, with the per-request fields matched loosely. */
-function problem(status: number, code: string, title: string, detail: string, errors?: unknown[]) {
-  return {
-    type: `/problems/${code}`,
-    title,
-    status,
-    detail,
-    instance: expect.any(String),
-    requestId: expect.any(String),
-    ...(errors ? { errors } : {}),
-  };
-}
 
 const invalidBody = (errors: unknown[]) =>
   problem(400, "validation_failed", "Validation failed", "the request body is invalid", errors);
