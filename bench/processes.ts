@@ -1,21 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "../src/cli/node-flags.ts";
+import { freePort } from "../test/helpers/ports.ts";
 
 export const REPO = fileURLToPath(new URL("../", import.meta.url));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export type Child = { child: ChildProcess; port: number; exited: Promise<void>; stop: () => Promise<void> };
 

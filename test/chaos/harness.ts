@@ -5,20 +5,9 @@ import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export type Proc = {
   role: string;

@@ -1,20 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import net from "node:net";
 import { afterAll, expect, test } from "vitest";
 import { generateKeyPair, sign } from "../../../src/delivery/sign.ts";
+import { freePort } from "../../helpers/ports.ts";
 
 let child: ChildProcess | undefined;
 afterAll(() => {
   child?.kill("SIGTERM");
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 test("`signalpost listen --secret whpk_…` accepts a v1a-signed delivery and rejects a tampered one", async () => {
   const { secretKey, publicKey } = generateKeyPair();
