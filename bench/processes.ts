@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { NODE_FLAGS } from "../src/cli/node-flags.ts";
 import { freePort } from "../test/helpers/ports.ts";
@@ -46,6 +46,7 @@ export async function startSignalpost(role: "api" | "worker", env: Record<string
 /** Starts the verifying receiver (bench/receiver.ts) in its own process. */
 export async function startReceiverProcess(secret: string): Promise<{
   url: string;
+  pid: number;
   stats: (reset?: boolean) => Promise<ReceiverStats>;
   stop: () => Promise<void>;
 }> {
@@ -62,6 +63,7 @@ export async function startReceiverProcess(secret: string): Promise<{
   const base = `http://127.0.0.1:${port}`;
   return {
     url: `${base}/hook`,
+    pid: child.pid ?? 0,
     stats: async (reset = false) =>
       (await (await fetch(`${base}/${reset ? "__reset" : "__stats"}`)).json()) as ReceiverStats,
     stop: async () => {
@@ -85,4 +87,25 @@ export async function rssOf(pid: number): Promise<{ rssMb: number; peakMb: numbe
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds used so far by every process named `postgres` (the server and its backends). */
+export async function postgresCpuSeconds(): Promise<number> {
+  let total = 0;
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const comm = await readFile(`/proc/${name}/comm`, "utf8").catch(() => "");
+    if (comm.trim() === "postgres") total += await cpuSecondsOf(Number(name));
+  }
+  return total;
 }

@@ -14,7 +14,15 @@ import { newId } from "../src/lib/ids.ts";
 import { createLogger } from "../src/lib/logger.ts";
 import { buildDeps, closeDeps } from "../src/runtime/deps.ts";
 import { createOperatorKey } from "../src/services/api-keys/create-operator-key.ts";
-import { type Child, REPO, rssOf, startReceiverProcess, startSignalpost } from "./processes.ts";
+import {
+  type Child,
+  cpuSecondsOf,
+  postgresCpuSeconds,
+  REPO,
+  rssOf,
+  startReceiverProcess,
+  startSignalpost,
+} from "./processes.ts";
 
 /**
  * `npm run bench`: end-to-end throughput and latency, fan-out, the raw HTTP and pg-boss ceilings
@@ -106,12 +114,28 @@ async function main(): Promise<void> {
       await res.arrayBuffer().catch(() => {});
     };
     const d = deps;
+    /** CPU seconds so far of each part of the system under test, to read a phase's cost per event. */
+    const cpu = async () => ({
+      api: (await Promise.all(apis.map((a) => cpuSecondsOf(a.child.pid ?? 0)))).reduce((x, y) => x + y, 0),
+      workers: (await Promise.all(workers.map((w) => cpuSecondsOf(w.child.pid ?? 0)))).reduce(
+        (x, y) => x + y,
+        0,
+      ),
+      postgres: await postgresCpuSeconds(),
+      receiver: await cpuSecondsOf(receiver.pid),
+      loadGenerator: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const cpuMsPerEvent = (before: Record<string, number>, after: Record<string, number>, events: number) =>
+      Object.fromEntries(
+        Object.entries(after).map(([k, v]) => [k, round(((v - (before[k] ?? 0)) * 1000) / events)]),
+      );
 
     // End-to-end sustained throughput.
     {
       const tenantId = await makeTenantWithEndpoints(d, receiver.url, ENDPOINTS, receiverSecret);
       await receiver.stats(true);
       const total = EVENTS * ENDPOINTS;
+      const cpuBefore = await cpu();
       const started = Date.now();
       const batches = Array.from({ length: Math.ceil(EVENTS / 100) }, (_, b) =>
         Array.from({ length: Math.min(100, EVENTS - b * 100) }, (_, i) => ({
@@ -124,6 +148,7 @@ async function main(): Promise<void> {
       const publishedIn = Date.now() - started;
       const s = await waitForCount(receiver, total, 600_000);
       const seconds = (s.lastAt - started) / 1000;
+      const cpuAfter = await cpu();
       const [{ attempts = 0, deliveries = 0 } = {}] = await d.sql<{ attempts: number; deliveries: number }[]>`
         select (select count(*)::int from attempts where tenant_id = ${tenantId}) as attempts,
                (select count(*)::int from deliveries where tenant_id = ${tenantId} and status = 'succeeded') as deliveries`;
@@ -138,8 +163,17 @@ async function main(): Promise<void> {
         attemptRows: attempts,
         succeededRows: deliveries,
         latencyMs: s.latencies,
+        cpuMsPerDelivery: cpuMsPerEvent(cpuBefore, cpuAfter, total),
       };
       log(`throughput: ${JSON.stringify(results.throughput)}`);
+    }
+
+    // What the system costs doing nothing (idle polls, maintenance), so per-event costs read right.
+    {
+      const before = await cpu();
+      await sleep(5000);
+      results.idleCpuMsPerSecond = cpuMsPerEvent(before, await cpu(), 5);
+      log(`idle: ${JSON.stringify(results.idleCpuMsPerSecond)}`);
     }
 
     // Publish→receipt latency at fixed offered loads, one event per API call or in small batches.
@@ -149,6 +183,7 @@ async function main(): Promise<void> {
       await receiver.stats(true);
       const n = RATE * RATE_SECONDS;
       const requests = Math.ceil(n / batch);
+      const cpuBefore = await cpu();
       const started = Date.now();
       const inflight: Promise<void>[] = [];
       let publishErrors = 0;
@@ -163,14 +198,13 @@ async function main(): Promise<void> {
         if (wait > 0) await sleep(wait);
         const ids = Array.from({ length: Math.min(batch, n - k * batch) }, (_, j) => k * batch + j);
         inflight.push(
-          fetch(`${apiUrl()}/v1/events${batch > 1 ? "/batch" : ""}`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-            body: JSON.stringify(batch > 1 ? { events: ids.map(event) } : event(k)),
-          })
-            .then(async (r) => {
-              await r.arrayBuffer();
-              if (r.status !== 202) publishErrors += ids.length;
+          post(
+            `${apiUrl()}/v1/events${batch > 1 ? "/batch" : ""}`,
+            token,
+            JSON.stringify(batch > 1 ? { events: ids.map(event) } : event(k)),
+          )
+            .then((status) => {
+              if (status !== 202) publishErrors += ids.length;
             })
             .catch(() => {
               publishErrors += ids.length;
@@ -180,6 +214,7 @@ async function main(): Promise<void> {
       await Promise.all(inflight);
       const answeredSeconds = (Date.now() - started) / 1000;
       const s = await waitForCount(receiver, n - publishErrors, 120_000);
+      const cpuAfter = await cpu();
       const r = {
         offeredPerSecond: RATE,
         eventsPerRequest: batch,
@@ -188,6 +223,8 @@ async function main(): Promise<void> {
         events: n,
         publishErrors,
         publishToReceiptMs: s.latencies,
+        // CPU each part used for this phase, per event (ms); 2 cores give 2,000 ms per second.
+        cpuMsPerEvent: cpuMsPerEvent(cpuBefore, cpuAfter, n),
       };
       (results.latency as unknown[]).push(r);
       log(`latency: ${JSON.stringify(r)}`);
@@ -338,6 +375,37 @@ async function waitForCount(
     if (Date.now() > until) throw new Error(`receiver got ${s.received} of ${n} in ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/**
+ * The latency phase's publisher: node:http with keep-alive sockets, which costs this process a
+ * third of what fetch (undici) does per request; the load generator shares the two cores with the
+ * system under test, so its own CPU per request shows up in every latency it measures.
+ */
+const publishAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(url: string, token: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent: publishAgent,
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 /** The same receiver, hammered by 64 keep-alive sockets from this process for 5 s, no database. */
