@@ -24,6 +24,8 @@ export type AttemptReport = {
   nextAt?: Date;
   /** The job was completed in the recording transaction (AttemptOptions.record with a job). */
   jobSettled?: boolean;
+  /** With jobSettled: whether other delivery jobs were due and waiting when it was recorded. */
+  dueJobsWaiting?: boolean;
 };
 
 /**

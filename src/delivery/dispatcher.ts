@@ -1,6 +1,6 @@
 import type { Job, PgBoss } from "pg-boss";
 import type { Deps } from "../deps.ts";
-import { concurrencyTiers } from "../jobs/enqueue.ts";
+import { concurrencyTiers, deliveryJobsWaiting } from "../jobs/enqueue.ts";
 import { DeliverJob, QUEUES } from "../jobs/queues.ts";
 import { runDeliveryAttempt } from "./attempt.ts";
 import { AttemptRecorder } from "./attempt-recorder.ts";
@@ -49,6 +49,11 @@ export class DeliveryDispatcher {
   #wakeTimerAt = Number.POSITIVE_INFINITY;
   readonly #tiers = concurrencyTiers();
   readonly #recorder: AttemptRecorder;
+  /** The loop is waiting for a free slot (every slot was taken when it last looked). */
+  #full = false;
+  /** A due-work check is running; `#probeAgain`: a slot was freed meanwhile, check once more. */
+  #probing = false;
+  #probeAgain = false;
 
   constructor(deps: Deps, opts: DispatcherOptions) {
     this.#deps = deps;
@@ -121,7 +126,8 @@ export class DeliveryDispatcher {
   async #run(): Promise<void> {
     while (!this.#stopping) {
       const free = this.#opts.concurrency - this.#inflight.size;
-      if (free <= 0) {
+      this.#full = free <= 0;
+      if (this.#full) {
         await this.#sleep(this.#opts.pollMs);
         continue;
       }
@@ -161,6 +167,8 @@ export class DeliveryDispatcher {
 
   #start(job: Job<unknown>, loaded: Map<string, LoadedDelivery> | null): void {
     const abort = new AbortController();
+    /** From the recording transaction: whether due jobs waited when this one was settled. */
+    let waiting: boolean | undefined;
     const p = (async () => {
       const parsed = DeliverJob.safeParse(job.data);
       if (!parsed.success) {
@@ -177,6 +185,7 @@ export class DeliveryDispatcher {
         });
         if (report.nextAt) this.wakeAt(report.nextAt);
         if (!report.jobSettled) this.#completed.push(job);
+        else waiting = report.dueJobsWaiting;
       } catch (err) {
         this.#deps.logger.error(
           { jobId: job.id, deliveryId: parsed.data.deliveryId, err },
@@ -190,7 +199,7 @@ export class DeliveryDispatcher {
     })().finally(() => {
       this.#inflight.delete(job.id);
       this.#scheduleFlush();
-      this.wake();
+      this.#slotFreed(waiting);
     });
     this.#inflight.set(job.id, { done: p, abort, job });
   }
@@ -228,8 +237,42 @@ export class DeliveryDispatcher {
       // generation makes the repeat a no-op when the attempt was already recorded.
       this.#deps.logger.warn({ err, jobs: done.length + failed.length }, "settling delivery jobs failed");
     }
-    // Settled jobs free their endpoints' slots only now: fetch again.
-    if (done.length || failed.length) this.wake();
+    // Settled jobs free their endpoints' slots only now: fetch again if anything waits for one.
+    if (done.length || failed.length) this.#slotFreed();
+  }
+
+  /**
+   * A delivery finished, freeing a slot here and (once its job is settled) one of its endpoint's.
+   * Fetching again is only worth it when something is waiting: the loop was out of slots, or
+   * due jobs are queued (held back by an endpoint's concurrency limit, the one thing a finished
+   * job can release). Otherwise the fetch (the queue's most expensive statement) would find
+   * nothing: new work wakes the loop through NOTIFY anyway. `waiting` is the answer the recording
+   * transaction already got (deliveryJobsWaiting); without it, that check runs here, and
+   * finishes that land while one runs share one more check after it (a wake-up then comes after
+   * their jobs were settled, so the fetch it starts sees their endpoints' slots free).
+   */
+  #slotFreed(waiting?: boolean): void {
+    if (this.#stopping) return;
+    if (this.#full || waiting === true) {
+      this.wake();
+      return;
+    }
+    if (waiting === false) return;
+    if (this.#probing) {
+      this.#probeAgain = true;
+      return;
+    }
+    this.#probing = true;
+    void (async () => {
+      do {
+        this.#probeAgain = false;
+        if (await deliveryJobsWaiting(this.#deps.db).catch(() => true)) {
+          this.wake();
+          break;
+        }
+      } while (this.#probeAgain && !this.#stopping);
+      this.#probing = false;
+    })();
   }
 
   #sleep(ms: number): Promise<void> {

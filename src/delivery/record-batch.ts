@@ -4,7 +4,7 @@ import type { Tx } from "../../db/client.ts";
 import { type AttemptOutcome, attempts } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { recordEndpointHealth } from "../endpoint-health/outcome.ts";
-import { type DeliverJobInput, enqueueDeliveries } from "../jobs/enqueue.ts";
+import { type DeliverJobInput, deliveryJobsWaiting, enqueueDeliveries } from "../jobs/enqueue.ts";
 import { QUEUES } from "../jobs/queues.ts";
 import { newId } from "../lib/ids.ts";
 import { disableEndpoint } from "../services/endpoints/cancel-pending.ts";
@@ -259,14 +259,18 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
       ]);
     };
     // The statements below depend only on what was computed above: they go out together, one
-    // round trip instead of one each, and run in this order on the server (the lock order).
-    await Promise.all([
+    // round trip instead of one each, and run in this order on the server (the lock order). With
+    // jobs to settle, the same round trip asks whether others wait for the slots they free (the
+    // dispatcher fetches again only then).
+    const [, , , , , waitingNow] = await Promise.all([
       attemptRows.length ? tx.insert(attempts).values(attemptRows) : null,
       applyFinals(tx, finals),
       applyFailingSince(tx, failing),
       applyHealth(deps, tx, health),
       gone.size ? null : jobs(),
+      settle.length && !gone.size ? deliveryJobsWaiting(tx) : null,
     ]);
+    let waiting = waitingNow;
     if (gone.size) {
       // After the final states: a 410 cancels the endpoint's other pending deliveries, including
       // ones just rescheduled in this batch (as if they had been recorded before the 410).
@@ -275,10 +279,11 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
         after.push(() => logger.info({ endpointId }, "endpoint disabled after 410 Gone"));
       }
       await jobs();
+      waiting = settle.length ? await deliveryJobsWaiting(tx) : null;
     }
     return items.map((i, n) => {
       const r = out[n] as AttemptReport;
-      return i.settle ? { ...r, jobSettled: true } : r;
+      return i.settle ? { ...r, jobSettled: true, dueJobsWaiting: waiting !== false } : r;
     });
   });
   for (const f of after) f();

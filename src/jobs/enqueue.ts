@@ -1,6 +1,7 @@
 import { sql as dsql } from "drizzle-orm";
 import { fromDrizzle, type PgBoss } from "pg-boss";
-import type { Tx } from "../../db/client.ts";
+import type { DbOrTx, Tx } from "../../db/client.ts";
+import { BOSS_SCHEMA } from "../../db/migrate.ts";
 import { DeliverJob, FanoutJob, QUEUES } from "./queues.ts";
 
 /** Channel our workers LISTEN on to wake the moment new work commits. */
@@ -60,4 +61,18 @@ export function concurrencyTier(n: number): string {
 /** The tiers map handed to fetch: `c1` → 1 … `c64` → 64. */
 export function concurrencyTiers(max = 64): Record<string, number> {
   return Object.fromEntries(Array.from({ length: max }, (_, i) => [concurrencyTier(i + 1), i + 1]));
+}
+
+/**
+ * Whether a delivery job is due and not yet taken: one indexed EXISTS, far cheaper than a fetch
+ * (which plans and runs the group-concurrency CTE) when the answer is no.
+ */
+export async function deliveryJobsWaiting(db: DbOrTx): Promise<boolean> {
+  const rows = await db.execute<{ waiting: boolean }>(dsql`
+    select exists (
+      select 1 from ${dsql.identifier(BOSS_SCHEMA)}.job
+      where name = ${QUEUES.deliver} and state in ('created', 'retry') and not blocked
+        and start_after <= now()
+    ) as waiting`);
+  return rows[0]?.waiting === true;
 }

@@ -37,9 +37,6 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
     schedule: supervise,
     useListenNotify: true,
     application_name: "signalpost-boss",
-    // Prepared (see prepareBossStatements) but planned for each call's values: a cached generic
-    // plan of the group-concurrency fetch measured ~25 % slower with a deep queue.
-    ...(config.DATABASE_PREPARED_STATEMENTS ? { options: "-c plan_cache_mode=force_custom_plan" } : {}),
   });
   boss.on("error", (err) => opts.logger.warn({ err }, "pg-boss error"));
   await boss.start();
