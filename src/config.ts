@@ -64,9 +64,9 @@ export const envSchema = z.object({
   /** Postgres connection string. Unset: an embedded PostgreSQL is started under DATA_DIR. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   /**
-   * Run pg-boss's queue statements (fetch, insert, complete) as prepared statements, parsed and
-   * planned once per connection. Default true; set false behind a connection pooler in
-   * transaction mode (PgBouncer), which cannot keep them.
+   * Run parameterized statements (drizzle's, postgres.js's and pg-boss's queue statements) as
+   * prepared statements, parsed and planned once per connection. Default true; set false behind a
+   * connection pooler in transaction mode (PgBouncer before 1.21), which cannot keep them.
    */
   DATABASE_PREPARED_STATEMENTS: bool.default(true),
   /** Where embedded Postgres, the generated operator key and the generated encryption key live. Default `./.signalpost`. */
@@ -129,6 +129,12 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_SECOND: int(50, 1, 100_000),
   /** Requests per second shared by all of one tenant's keys and tokens. Default 200 (burst 2x). */
   RATE_LIMIT_TENANT_PER_SECOND: int(200, 1, 1_000_000),
+  /**
+   * How long a process may keep an API key or event type row it read (src/runtime/reference-cache.ts).
+   * Changes reach every process at once through NOTIFY; this bounds staleness should one be missed.
+   * Default 10s; 0 turns the cache off (every request reads the rows).
+   */
+  REFERENCE_CACHE_TTL: duration("10s").pipe(z.number().min(0).max(300_000)),
   /** Lifetime of OAuth access tokens. Default 15m. */
   OAUTH_TOKEN_TTL: duration("15m"),
   /** Score move of a grade (points) that emits an event without a label change. Default 5. */

@@ -5,6 +5,7 @@ import type { Resolver } from "./delivery/ssrf.ts";
 import type { Keyring } from "./lib/crypto.ts";
 import type { Logger } from "./lib/logger.ts";
 import type { Metrics } from "./metrics/registry.ts";
+import type { Caches } from "./runtime/reference-cache.ts";
 
 /**
  * Everything built once at start and handed down: to Hono as `c.var.deps`, to services as
@@ -21,6 +22,8 @@ export type Deps = {
   resolver: Resolver;
   /** This process's Prometheus registry and recorders (one per Deps; see src/metrics/registry.ts). */
   metrics: Metrics;
+  /** API keys and event types this process read, invalidated through NOTIFY (reference-cache.ts). */
+  caches: Caches;
   /** The clock. Tests may replace it. */
   now: () => Date;
 };

@@ -1,6 +1,4 @@
-import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
-import { apiKeys } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { UnauthorizedError } from "../errors/index.ts";
 import { safeEqual, sha256Hex } from "../lib/crypto.ts";
@@ -33,7 +31,7 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
 async function verifyApiKey(deps: Deps, token: string, clientIp: string | null): Promise<Principal> {
   const parsed = parseApiKeyToken(token);
   if (!parsed) throw new UnauthorizedError("invalid credentials");
-  const row = await loadKey(deps, eq(apiKeys.prefix, parsed.prefix));
+  const row = await loadKey(deps, { prefix: parsed.prefix });
   if (!row || !safeEqual(row.key.secretHash, sha256Hex(token)))
     throw new UnauthorizedError("invalid credentials");
   const now = deps.now();

@@ -1,6 +1,4 @@
-import { eq } from "drizzle-orm";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { apiKeys } from "../../db/schema/index.ts";
 import type { Config } from "../config.ts";
 import type { Deps } from "../deps.ts";
 import { UnauthorizedError } from "../errors/index.ts";
@@ -90,7 +88,7 @@ export async function verifyAccessToken(
     throw err; // database trouble etc.: not the caller's fault
   }
   const sub = typeof payload.sub === "string" ? payload.sub : "";
-  const row = await loadKey(deps, eq(apiKeys.id, sub));
+  const row = await loadKey(deps, { id: sub });
   if (!row) throw new UnauthorizedError("invalid credentials");
   assertKeyUsable(row, deps.now(), clientIp);
   const key = row.key;

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, or, type SQL } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { type ApiKey, apiKeys, tenants } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { UnauthorizedError } from "../errors/index.ts";
@@ -9,15 +9,25 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 
 export type KeyRow = { key: ApiKey; tenantDeletedAt: Date | null };
 
-/** One API key with its tenant's deletion time (one indexed lookup). */
-export async function loadKey(deps: Deps, where: SQL | undefined): Promise<KeyRow | null> {
+/**
+ * One API key with its tenant's deletion time (one indexed lookup), by its token's lookup prefix
+ * or its id, from this process's cache when there (deps.caches: dropped the moment the key or its
+ * tenant changes). Unknown keys are not cached.
+ */
+export async function loadKey(deps: Deps, by: { prefix: string } | { id: string }): Promise<KeyRow | null> {
+  const cacheKey = "prefix" in by ? `prefix:${by.prefix}` : `id:${by.id}`;
+  const cached = deps.caches.keys.get(cacheKey) as KeyRow | undefined;
+  if (cached) return cached;
   const [row] = await deps.db
     .select({ key: apiKeys, tenantDeletedAt: tenants.deletedAt })
     .from(apiKeys)
     .leftJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-    .where(where)
+    .where("prefix" in by ? eq(apiKeys.prefix, by.prefix) : eq(apiKeys.id, by.id))
     .limit(1);
-  return row ?? null;
+  if (!row) return null;
+  const tags = [`key:${row.key.id}`, ...(row.key.tenantId ? [`tenant:${row.key.tenantId}`] : [])];
+  deps.caches.keys.set(cacheKey, row, tags);
+  return row;
 }
 
 /** Why a key cannot be used now, or null when it can. Shared by API keys, the token endpoint and JWTs. */
@@ -43,6 +53,8 @@ export function assertKeyUsable(row: KeyRow, now: Date, clientIp: string | null)
 export async function touchLastUsed(deps: Deps, key: ApiKey, now: Date): Promise<void> {
   if (key.lastUsedAt && now.getTime() - key.lastUsedAt.getTime() <= LAST_USED_GRANULARITY_MS) return;
   const stale = new Date(now.getTime() - LAST_USED_GRANULARITY_MS);
+  // The row may be the cached one: it records the write too, so the next minute's requests skip it.
+  key.lastUsedAt = now;
   await deps.db
     .update(apiKeys)
     .set({ lastUsedAt: now })

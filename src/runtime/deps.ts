@@ -8,6 +8,7 @@ import { Keyring } from "../lib/crypto.ts";
 import type { Logger } from "../lib/logger.ts";
 import { createMetrics } from "../metrics/registry.ts";
 import { prepareBossStatements } from "./boss-statements.ts";
+import { createCaches, listenForInvalidations } from "./reference-cache.ts";
 
 export type BuildOptions = {
   logger: Logger;
@@ -23,7 +24,10 @@ export type BuildOptions = {
 
 /** Connects everything a process needs. pg-boss is started (it must be, even to send). */
 export async function buildDeps(config: Config, databaseUrl: string, opts: BuildOptions): Promise<Deps> {
-  const { sql, db } = createDb(databaseUrl, { max: opts.poolMax ?? 10 });
+  const { sql, db } = createDb(databaseUrl, {
+    max: opts.poolMax ?? 10,
+    prepare: config.DATABASE_PREPARED_STATEMENTS,
+  });
   const supervise = opts.supervise ?? true;
   const boss = new PgBoss({
     connectionString: databaseUrl,
@@ -44,6 +48,8 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
     opts.logger.debug("pg-boss statements left unnamed (unknown pool shape)");
   const current = config.encryptionKeys.current;
   if (!current) throw new Error("no encryption key configured");
+  const caches = createCaches(config.REFERENCE_CACHE_TTL);
+  if (config.REFERENCE_CACHE_TTL > 0) await listenForInvalidations(sql, caches, opts.logger);
   return {
     config,
     sql,
@@ -52,6 +58,7 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
     logger: opts.logger,
     keyring: new Keyring(current, config.encryptionKeys.old),
     metrics: createMetrics({ sql, boss }),
+    caches,
     resolver: opts.resolver ?? systemResolver,
     now: opts.now ?? (() => new Date()),
   };

@@ -5,11 +5,12 @@ import type { ServiceCtx } from "../context.ts";
 import { findVisibleKey } from "./get.ts";
 
 /**
- * Revokes a key. Effective on the next request: authentication reads the key row every time.
+ * Revokes a key. Effective on the next request to any process: this one forgets its cached row at
+ * commit, the others when the trigger's NOTIFY arrives (src/runtime/reference-cache.ts).
  * Revoking a revoked key changes nothing and answers the same (no second audit row).
  */
 export async function revokeApiKey(ctx: ServiceCtx, id: string): Promise<ApiKey> {
-  return ctx.deps.db.transaction(async (tx) => {
+  const key = await ctx.deps.db.transaction(async (tx) => {
     const key = await findVisibleKey(tx, ctx, id, { lock: true });
     if (key.revokedAt) return key;
     const [revoked] = await tx
@@ -27,4 +28,6 @@ export async function revokeApiKey(ctx: ServiceCtx, id: string): Promise<ApiKey>
     });
     return revoked;
   });
+  ctx.deps.caches.invalidate(`key:${id}`);
+  return key;
 }

@@ -20,7 +20,7 @@ export async function rotateApiKey(
   id: string,
   input: RotateApiKeyInput,
 ): Promise<{ key: ApiKey; token: string; previous: ApiKey }> {
-  return ctx.deps.db.transaction(async (tx) => {
+  const rotated = await ctx.deps.db.transaction(async (tx) => {
     const old = await findVisibleKey(tx, ctx, id, { lock: true });
     const now = ctx.deps.now();
     if (old.revokedAt) throw new ConflictError("a revoked key cannot be rotated; create a new one");
@@ -78,4 +78,7 @@ export async function rotateApiKey(
     });
     return { key, token, previous };
   });
+  // The old key's expiry moved: forget any cached copy now (other processes: the trigger's NOTIFY).
+  ctx.deps.caches.invalidate(`key:${id}`);
+  return rotated;
 }

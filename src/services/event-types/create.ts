@@ -20,7 +20,7 @@ const DEFAULT_SCHEMA = { $schema: JSON_SCHEMA_DRAFT, type: "object" };
  */
 export async function createEventType(ctx: ServiceCtx, input: CreateEventTypeInput): Promise<EventType> {
   checkSchemaAndExample(input);
-  return ctx.deps.db.transaction(async (tx) => {
+  const type = await ctx.deps.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(eventTypes)
       .values({
@@ -41,6 +41,8 @@ export async function createEventType(ctx: ServiceCtx, input: CreateEventTypeInp
     });
     return row;
   });
+  ctx.deps.caches.invalidate("event_types");
+  return type;
 }
 
 function checkSchemaAndExample(input: CreateEventTypeInput): void {

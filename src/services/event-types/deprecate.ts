@@ -9,7 +9,7 @@ import { getEventType } from "./get.ts";
  * their filters, but new events of this type are refused. Idempotent; the seed never undoes it.
  */
 export async function deprecateEventType(ctx: ServiceCtx, name: string): Promise<EventType> {
-  return ctx.deps.db.transaction(async (tx) => {
+  const type = await ctx.deps.db.transaction(async (tx) => {
     const [row] = await tx
       .update(eventTypes)
       .set({ deprecatedAt: sql`now()` })
@@ -24,4 +24,6 @@ export async function deprecateEventType(ctx: ServiceCtx, name: string): Promise
     });
     return row;
   });
+  ctx.deps.caches.invalidate("event_types");
+  return type;
 }

@@ -64,7 +64,8 @@ export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promi
       const replay = await claimIdempotencyKey(tx, ctx.principal.keyId, req.idempotency);
       if (replay) return replay;
     }
-    await checkReferences(tx, req.events, at);
+    const tenantIds = [...new Set(req.events.flatMap((e) => (e.tenantId ? [e.tenantId] : [])))];
+    await checkTypesAndData(deps, tx, req.events, tenantIds, at);
     // Ids chosen here so the audit row goes out in the same round trips as the events.
     const withIds = prepared.map((e) => ({ ...e, id: newId("evt") }));
     const first = withIds[0];
@@ -84,7 +85,19 @@ export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promi
             tenantId: null,
             details: { count: withIds.length, eventIds: withIds.map((e) => e.id) },
           };
-    const [stored] = await Promise.all([insertEvents(deps, tx, withIds), recordAudit(tx, ctx, audit)]);
+    // The tenants' liveness check (FOR SHARE: a concurrent delete waits for this commit) goes out
+    // first, in the same round trip as the inserts; when it fails, the transaction is rolled back.
+    const [live, inserted, audited] = await Promise.allSettled([
+      liveTenants(tx, tenantIds),
+      insertEvents(deps, tx, withIds),
+      recordAudit(tx, ctx, audit),
+    ]);
+    if (live.status === "rejected") throw live.reason;
+    const missing = tenantIds.filter((id) => !live.value.has(id));
+    if (missing.length) throw tenantErrors(req.events, missing, at);
+    if (inserted.status === "rejected") throw inserted.reason;
+    if (audited.status === "rejected") throw audited.reason;
+    const stored = inserted.value;
     const summaries = stored.map(toSummary);
     const body = req.shape === "single" ? summaries[0] : { data: summaries };
     if (req.idempotency) {
@@ -191,49 +204,89 @@ async function claimIdempotencyKey(
 }
 
 /**
- * 422 naming every unknown or deprecated type, every tenant that is not live, and every path of
- * `data` that does not match its type's JSON Schema.
+ * 422 naming every unknown or deprecated type (with every tenant that is not live, when there are
+ * such errors: then the tenants are checked here too), then every path of `data` that does not
+ * match its type's JSON Schema. Types come from this process's cache (eventTypesByName).
  */
-async function checkReferences(
+async function checkTypesAndData(
+  deps: ServiceCtx["deps"],
   tx: Tx,
   events: readonly PublishEventInput[],
+  tenantIds: readonly string[],
   at: (i: number, field: string) => string,
 ): Promise<void> {
-  const typeNames = [...new Set(events.map((e) => e.type))];
-  const tenantIds = [...new Set(events.flatMap((e) => (e.tenantId ? [e.tenantId] : [])))];
-  // Both reads in one round trip.
-  const [types, live] = await Promise.all([
-    tx
-      .select({ name: eventTypes.name, deprecatedAt: eventTypes.deprecatedAt, schema: eventTypes.schema })
-      .from(eventTypes)
-      .where(inArray(eventTypes.name, typeNames)),
-    tenantIds.length
-      ? tx
-          .select({ id: tenants.id })
-          .from(tenants)
-          .where(and(inArray(tenants.id, tenantIds), isNull(tenants.deletedAt)))
-          .for("share")
-      : [],
-  ]);
-  const byName = new Map(types.map((t) => [t.name, t]));
-  const liveIds = new Set(live.map((t) => t.id));
+  const byName = await eventTypesByName(deps, tx, [...new Set(events.map((e) => e.type))]);
   const errors: FieldError[] = [];
   events.forEach((e, i) => {
     const t = byName.get(e.type);
     if (!t) errors.push({ path: at(i, "type"), message: `unknown event type "${e.type}"` });
     else if (t.deprecatedAt)
       errors.push({ path: at(i, "type"), message: `event type "${e.type}" is deprecated` });
-    if (e.tenantId && !liveIds.has(e.tenantId))
-      errors.push({ path: at(i, "tenantId"), message: "no live tenant has this id" });
   });
-  if (errors.length)
+  if (errors.length) {
+    const live = await liveTenants(tx, tenantIds);
+    const missing = tenantIds.filter((id) => !live.has(id));
+    if (missing.length) errors.push(...(tenantErrors(events, missing, at).errors ?? []));
     throw new ApiError("unprocessable", "the request names unknown or retired things", { errors });
+  }
   events.forEach((e, i) => {
     const t = byName.get(e.type);
     if (t) errors.push(...dataErrors(t.name, t.schema, e.data, at(i, "data"), at(i, "type")));
   });
   if (errors.length)
     throw new ApiError("unprocessable", "event data does not match the schema of its type", { errors });
+}
+
+type TypeRow = { name: string; deprecatedAt: Date | null; schema: Record<string, unknown> };
+
+/** Event types by name, from the process cache, reading only the names it lacks (unknown: absent). */
+async function eventTypesByName(
+  deps: ServiceCtx["deps"],
+  tx: Tx,
+  names: readonly string[],
+): Promise<Map<string, TypeRow>> {
+  const found = new Map<string, TypeRow>();
+  const missing: string[] = [];
+  for (const name of names) {
+    const cached = deps.caches.eventTypes.get(name) as TypeRow | undefined;
+    if (cached) found.set(name, cached);
+    else missing.push(name);
+  }
+  if (missing.length) {
+    const rows = await tx
+      .select({ name: eventTypes.name, deprecatedAt: eventTypes.deprecatedAt, schema: eventTypes.schema })
+      .from(eventTypes)
+      .where(inArray(eventTypes.name, missing));
+    for (const row of rows) {
+      found.set(row.name, row);
+      deps.caches.eventTypes.set(row.name, row);
+    }
+  }
+  return found;
+}
+
+/** The ids among `ids` of tenants that exist and are not deleted, share-locked until commit. */
+async function liveTenants(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx
+    .select({ id: tenants.id })
+    .from(tenants)
+    .where(and(inArray(tenants.id, [...ids]), isNull(tenants.deletedAt)))
+    .for("share");
+  return new Set(rows.map((r) => r.id));
+}
+
+function tenantErrors(
+  events: readonly PublishEventInput[],
+  missing: readonly string[],
+  at: (i: number, field: string) => string,
+): ApiError {
+  const errors: FieldError[] = [];
+  events.forEach((e, i) => {
+    if (e.tenantId && missing.includes(e.tenantId))
+      errors.push({ path: at(i, "tenantId"), message: "no live tenant has this id" });
+  });
+  return new ApiError("unprocessable", "the request names unknown or retired things", { errors });
 }
 
 function dataErrors(

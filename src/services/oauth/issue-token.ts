@@ -1,5 +1,3 @@
-import { eq } from "drizzle-orm";
-import { apiKeys } from "../../../db/schema/index.ts";
 import { checkIpAllowed } from "../../auth/ip-allowlist.ts";
 import { signAccessToken } from "../../auth/jwt.ts";
 import { keyUnusableReason, loadKey, touchLastUsed } from "../../auth/key-checks.ts";
@@ -50,9 +48,7 @@ export async function issueToken(deps: Deps, req: TokenRequest): Promise<TokenGr
     throw new OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported");
   if (!req.clientId || !req.clientSecret)
     throw new OAuthError("invalid_client", "client authentication failed");
-  const row = /^key_[0-9A-Za-z]{1,60}$/.test(req.clientId)
-    ? await loadKey(deps, eq(apiKeys.id, req.clientId))
-    : null;
+  const row = /^key_[0-9A-Za-z]{1,60}$/.test(req.clientId) ? await loadKey(deps, { id: req.clientId }) : null;
   // Hash comparison runs whether or not the id exists, so timing says nothing about the secret.
   const secretOk = safeEqual(row?.key.secretHash ?? "", sha256Hex(req.clientSecret));
   if (!row || !secretOk) throw new OAuthError("invalid_client", "client authentication failed");

@@ -39,4 +39,6 @@ export async function deleteTenant(ctx: ServiceCtx, id: string): Promise<void> {
       details: { cancelledDeliveries: cancelled, disabledEndpoints: disabled.length },
     });
   });
+  // Its keys stop working here at once (other processes: the trigger's NOTIFY).
+  ctx.deps.caches.invalidate(`tenant:${id}`);
 }

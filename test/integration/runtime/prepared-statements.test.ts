@@ -1,4 +1,6 @@
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { tenants } from "../../../db/schema/index.ts";
 import { concurrencyTiers } from "../../../src/jobs/enqueue.ts";
 import { QUEUES } from "../../../src/jobs/queues.ts";
 import { startTestApp, type TestApp } from "../../helpers/app.ts";
@@ -74,3 +76,27 @@ test("a cached generic plan of the rewritten fetch keeps the per-endpoint limits
   }
 });
 
+test("drizzle's and postgres.js's statements follow DATABASE_PREPARED_STATEMENTS too (PgBouncer-safe when false)", async () => {
+  const named = async (app: TestApp) =>
+    app.deps.db.transaction(async (tx) => {
+      // A parameterized statement on this connection, then the connection's prepared statements.
+      await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, "ten_none"));
+      const [row] = await tx.execute<{ n: number }>(
+        sql`select count(*)::int as n from pg_prepared_statements`,
+      );
+      return row?.n ?? 0;
+    });
+  expect(await named(prepared)).toBeGreaterThan(0);
+  expect(await named(plain)).toBe(0);
+  const viaSql = async (app: TestApp) => {
+    const reserved = await app.deps.sql.reserve();
+    try {
+      await reserved`select ${"x"}::text as v`;
+      const [row] = await reserved`select count(*)::int as n from pg_prepared_statements`;
+      return (row as { n: number }).n;
+    } finally {
+      reserved.release();
+    }
+  };
+  expect(await viaSql(plain)).toBe(0);
+});
