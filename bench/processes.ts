@@ -80,6 +80,7 @@ export type ReceiverStats = {
   duplicates: number;
   lastAt: number;
   latencies: { n: number; p50: number; p95: number; p99: number; max: number } | null;
+  slowest: { at: number; ms: number }[];
 };
 
 /** Resident set size now and at its peak (VmRSS, VmHWM), in MB. */

@@ -16,6 +16,8 @@ let rejected = 0;
 const seen = new Set<string>();
 let duplicates = 0;
 let latencies: number[] = [];
+/** Receipt times (ms since epoch) in the order of `latencies`, to see when the slow ones came. */
+let receivedAt: number[] = [];
 let lastAt = 0;
 
 const server = http.createServer((req, res) => {
@@ -24,10 +26,19 @@ const server = http.createServer((req, res) => {
       received = verified = rejected = duplicates = 0;
       seen.clear();
       latencies = [];
+      receivedAt = [];
     }
     res.writeHead(200, { "content-type": "application/json" });
     res.end(
-      JSON.stringify({ received, verified, rejected, duplicates, lastAt, latencies: summary(latencies) }),
+      JSON.stringify({
+        received,
+        verified,
+        rejected,
+        duplicates,
+        lastAt,
+        latencies: summary(latencies),
+        slowest: slowest(20),
+      }),
     );
     return;
   }
@@ -52,6 +63,7 @@ const server = http.createServer((req, res) => {
       if (seen.has(key)) duplicates++;
       else seen.add(key);
       latencies.push(now - decodeTime(id.slice(4)));
+      receivedAt.push(now);
     }
     res.writeHead(204);
     res.end();
@@ -67,4 +79,12 @@ function summary(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
   const p = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
   return { n: s.length, p50: p(0.5), p95: p(0.95), p99: p(0.99), max: s.at(-1) ?? 0 };
+}
+
+/** The n slowest receipts: when each arrived and its publish→receipt latency (ms). */
+function slowest(n: number) {
+  return latencies
+    .map((ms, i) => ({ at: receivedAt[i] ?? 0, ms }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, n);
 }

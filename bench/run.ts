@@ -223,6 +223,10 @@ async function main(): Promise<void> {
         events: n,
         publishErrors,
         publishToReceiptMs: s.latencies,
+        // The slowest receipts, as [seconds into the phase, latency ms]: a tail from one stall
+        // shows as neighbours in time, a saturated one spreads over the phase.
+        slowest: s.slowest.map((x) => [round((x.at - started) / 1000), x.ms]),
+        startedAt: new Date(started).toISOString(),
         // CPU each part used for this phase, per event (ms); 2 cores give 2,000 ms per second.
         cpuMsPerEvent: cpuMsPerEvent(cpuBefore, cpuAfter, n),
       };
