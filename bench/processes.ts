@@ -48,6 +48,8 @@ export async function startReceiverProcess(secret: string): Promise<{
   url: string;
   pid: number;
   stats: (reset?: boolean) => Promise<ReceiverStats>;
+  /** First receipt time (ms since epoch) of each event id since the last reset. */
+  receipts: () => Promise<Record<string, number>>;
   stop: () => Promise<void>;
 }> {
   const child = spawn(process.execPath, ["bench/receiver.ts", secret], {
@@ -66,6 +68,7 @@ export async function startReceiverProcess(secret: string): Promise<{
     pid: child.pid ?? 0,
     stats: async (reset = false) =>
       (await (await fetch(`${base}/${reset ? "__reset" : "__stats"}`)).json()) as ReceiverStats,
+    receipts: async () => (await (await fetch(`${base}/__receipts`)).json()) as Record<string, number>,
     stop: async () => {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));

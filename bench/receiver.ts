@@ -18,6 +18,8 @@ let duplicates = 0;
 let latencies: number[] = [];
 /** Receipt times (ms since epoch) in the order of `latencies`, to see when the slow ones came. */
 let receivedAt: number[] = [];
+/** First receipt time per event id, for latency measured from the publisher's side (/__receipts). */
+let firstReceipt = new Map<string, number>();
 let lastAt = 0;
 
 const server = http.createServer((req, res) => {
@@ -27,8 +29,13 @@ const server = http.createServer((req, res) => {
       seen.clear();
       latencies = [];
       receivedAt = [];
+      firstReceipt = new Map();
     }
     res.writeHead(200, { "content-type": "application/json" });
+    if (req.url === "/__receipts") {
+      res.end(JSON.stringify(Object.fromEntries(firstReceipt)));
+      return;
+    }
     res.end(
       JSON.stringify({
         received,
@@ -64,6 +71,7 @@ const server = http.createServer((req, res) => {
       else seen.add(key);
       latencies.push(now - decodeTime(id.slice(4)));
       receivedAt.push(now);
+      if (!firstReceipt.has(id)) firstReceipt.set(id, now);
     }
     res.writeHead(204);
     res.end();
