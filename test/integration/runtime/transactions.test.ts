@@ -96,3 +96,17 @@ test("an isolation level set through drizzle applies to the transaction", async 
   );
   expect(level).toBe("serializable");
 });
+
+test("a statement awaited after a failed one reports the first failure, not 25P02", async () => {
+  const id = newId("ten");
+  const err = await t.deps.db
+    .transaction(async (tx) => {
+      const failing = tx.execute(sql`select 1/0`);
+      const after = tx.insert(tenants).values({ id, name: "after" });
+      await failing.catch(() => {});
+      await after; // answers 25P02: the transaction is already aborted
+    })
+    .catch((e: unknown) => e as { code?: string; cause?: { code?: string } });
+  expect(err?.cause?.code ?? err?.code).toBe("22012");
+  expect(await exists(id)).toBe(false);
+});
