@@ -31,6 +31,9 @@ afterAll(async () => {
   await up?.close();
 });
 beforeEach(async () => {
+  // A test that polls without waiting leaves detection running: let it finish before clearing, or
+  // its late writes land in the next test's state.
+  await waitForDetection(t);
   await t.deps.db.delete(signalStates);
   await t.deps.db.delete(signalSnapshots);
   await t.deps.db.delete(upstreamCalls);
