@@ -14,7 +14,8 @@ export const BOSS_SCHEMA = "pgboss";
  * from several processes at once (drizzle's migrator and pg-boss both take advisory locks).
  */
 export async function runMigrations(url: string): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  // Unnamed statements: a handful run once, so preparing them gains nothing (and PgBouncer-safe).
+  const sql = postgres(url, { max: 1, onnotice: () => {}, prepare: false });
   try {
     // Serialise concurrent migrators (several containers starting together). The pool has one
     // connection, so the session-level lock covers every statement the migrator runs.

@@ -32,7 +32,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 export async function waitForDatabase(url: string, logger: Logger, signal?: AbortSignal): Promise<void> {
   let delay = 500;
   for (let attempt = 1; ; attempt++) {
-    const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
+    // prepare: false — a one-off probe; nothing to gain, and PgBouncer-safe.
+    const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, prepare: false });
     try {
       await sql`select 1`;
       if (attempt > 1) logger.info({ attempt }, "database is reachable");

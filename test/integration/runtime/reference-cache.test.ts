@@ -99,3 +99,11 @@ test("REFERENCE_CACHE_TTL=0 reads the rows on every request", async () => {
     await c.close();
   }
 });
+
+// Last in this file: it empties api_keys for both apps.
+test("TRUNCATE (which skips row triggers) clears every process's cache through its own trigger", async () => {
+  const key = await createKey(a.deps.db, { scopes: ["audit:read"] });
+  for (const t of [a, b]) expect((await audit(t, key.token)).status).toBe(200);
+  await a.deps.sql`truncate api_keys cascade`;
+  for (const t of [a, b]) expect(await until(t, key.token, 401)).toBeLessThan(2_000);
+});
