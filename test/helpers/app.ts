@@ -4,7 +4,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { Deps } from "../../src/deps.ts";
-import { startWorkers, type Workers } from "../../src/jobs/workers.ts";
+import { startWorkers, type WorkerOptions, type Workers } from "../../src/jobs/workers.ts";
 import { createLogger } from "../../src/lib/logger.ts";
 import { type BuildOptions, buildDeps, closeDeps } from "../../src/runtime/deps.ts";
 import { createOperatorKey } from "../../src/services/api-keys/create-operator-key.ts";
@@ -52,8 +52,8 @@ export type TestResponse = { status: number; headers: Headers; body: any; text: 
 
 export type StartOptions = {
   env?: TestEnv;
-  /** Start delivery workers in this process. Default true. */
-  workers?: boolean;
+  /** Start delivery workers in this process (with these options, e.g. a long idle poll). Default true. */
+  workers?: boolean | WorkerOptions;
   /** Bind a real port (needed for IP-based tests). Default false. */
   listen?: boolean;
   build?: Partial<BuildOptions>;
@@ -67,7 +67,10 @@ export async function startTestApp(opts: StartOptions = {}): Promise<TestApp> {
   const config = loadConfig(testEnv(opts.env));
   const logger = createLogger(config.LOG_LEVEL);
   const deps = await buildDeps(config, db.url, { logger, poolMax: 5, bossMax: 4, ...opts.build });
-  const workers = opts.workers === false ? null : await startWorkers(deps);
+  const workers =
+    opts.workers === false
+      ? null
+      : await startWorkers(deps, typeof opts.workers === "object" ? opts.workers : {});
   const app = createApp(deps);
   const { token: operatorToken } = await createOperatorKey(deps.db);
   let server: ServerType | null = null;

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startWorkers, type Workers } from "../../../src/jobs/workers.ts";
 import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import { createEndpoint, publish, waitUntil } from "../../helpers/fixtures.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
@@ -11,13 +10,10 @@ import { startReceiver } from "../../helpers/receiver.ts";
  */
 const POLL_MS = 10_000;
 let t: TestApp;
-let workers: Workers;
 beforeAll(async () => {
-  t = await startTestApp({ workers: false });
-  workers = await startWorkers(t.deps, { pollMs: POLL_MS });
+  t = await startTestApp({ workers: { pollMs: POLL_MS } });
 });
 afterAll(async () => {
-  await workers?.stop({ timeoutMs: 1_000 });
   await t?.close();
 });
 

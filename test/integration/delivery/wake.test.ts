@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startWorkers, type Workers } from "../../../src/jobs/workers.ts";
 import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import { createEndpoint, publish, settledDelivery } from "../../helpers/fixtures.ts";
 import { type Received, startReceiver } from "../../helpers/receiver.ts";
@@ -9,14 +8,11 @@ const POLL_MS = 2_000;
 const SLACK_MS = 900;
 
 let t: TestApp;
-let workers: Workers;
 beforeAll(async () => {
-  t = await startTestApp({ workers: false });
   // A long idle poll, so a retry that waited for it would be late by up to POLL_MS.
-  workers = await startWorkers(t.deps, { pollMs: POLL_MS });
+  t = await startTestApp({ workers: { pollMs: POLL_MS } });
 });
 afterAll(async () => {
-  await workers?.stop({ timeoutMs: 1_000 });
   await t?.close();
 });
 
