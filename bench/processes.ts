@@ -113,3 +113,11 @@ export async function postgresCpuSeconds(): Promise<number> {
   }
   return total;
 }
+
+/** n, p50/p95/p99 and max of a list of milliseconds (null when empty): the receiver's and the bench's. */
+export function percentiles(xs: readonly number[]) {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const p = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+  return { n: s.length, p50: p(0.5), p95: p(0.95), p99: p(0.99), max: s.at(-1) ?? 0 };
+}

@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { decodeTime } from "ulid";
 import { verifyWebhook } from "../src/delivery/verify.ts";
+import { percentiles } from "./processes.ts";
 
 /**
  * The benchmark's receiver, run as its own process (`node bench/receiver.ts <secret>`): verifies
@@ -43,7 +44,7 @@ const server = http.createServer((req, res) => {
         rejected,
         duplicates,
         lastAt,
-        latencies: summary(latencies),
+        latencies: percentiles(latencies),
         slowest: slowest(20),
       }),
     );
@@ -81,13 +82,6 @@ server.keepAliveTimeout = 30_000;
 server.listen(0, "127.0.0.1", () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
 });
-
-function summary(xs: number[]) {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const p = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
-  return { n: s.length, p50: p(0.5), p95: p(0.95), p99: p(0.99), max: s.at(-1) ?? 0 };
-}
 
 /** The n slowest receipts: when each arrived and its publish→receipt latency (ms). */
 function slowest(n: number) {

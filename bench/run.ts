@@ -17,6 +17,7 @@ import { createOperatorKey } from "../src/services/api-keys/create-operator-key.
 import {
   type Child,
   cpuSecondsOf,
+  percentiles,
   postgresCpuSeconds,
   REPO,
   rssOf,
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
       const s = await waitForCount(receiver, n - publishErrors, 120_000);
       const cpuAfter = await cpu();
       const receipts = await receiver.receipts();
-      const fromSend = summarize(
+      const fromSend = percentiles(
         [...sentAt].flatMap(([id, at]) => (receipts[id] !== undefined ? [(receipts[id] ?? 0) - at] : [])),
       );
       const r = {
@@ -524,14 +525,6 @@ async function rawPgBoss(dbUrl: string) {
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
-
-/** p50/p95/p99/max of a list of milliseconds, as the receiver reports them. */
-function summarize(xs: number[]) {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const p = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
-  return { n: s.length, p50: p(0.5), p95: p(0.95), p99: p(0.99), max: s.at(-1) ?? 0 };
-}
 
 function printTable(r: Record<string, unknown>) {
   const get = (path: string): unknown =>
