@@ -1,5 +1,6 @@
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import { inCauses } from "../src/lib/pg-errors.ts";
 import * as schema from "./schema/index.ts";
 
 export type Sql = postgres.Sql;
@@ -123,7 +124,7 @@ async function pipelinedTransaction(client: Sql, prepare: boolean, args: unknown
     } catch (err) {
       await conn.unsafe("rollback").catch(() => {});
       // After a failed statement every later one answers 25P02; the first failure is the news.
-      throw sqlState(err) === "25P02" && first.failure ? first.failure.error : err;
+      throw first.failure && inCauses(err, (e) => e.code === "25P02") ? first.failure.error : err;
     }
     const done = await conn.unsafe("commit");
     if (done.command !== "COMMIT")
@@ -134,13 +135,6 @@ async function pipelinedTransaction(client: Sql, prepare: boolean, args: unknown
   } finally {
     conn.release();
   }
-}
-
-/** The SQLSTATE of a postgres.js error, or of the one drizzle wrapped (DrizzleQueryError.cause). */
-function sqlState(err: unknown): string | undefined {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
-  const code = e?.code ?? e?.cause?.code;
-  return typeof code === "string" ? code : undefined;
 }
 
 const settle = (x: unknown) => (Array.isArray(x) ? Promise.all(x) : Promise.resolve(x));

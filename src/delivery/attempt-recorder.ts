@@ -1,4 +1,5 @@
 import type { Deps } from "../deps.ts";
+import { inCauses } from "../lib/pg-errors.ts";
 import type { AttemptReport } from "./attempt.ts";
 import { isTransientDbError } from "./db-errors.ts";
 import { type RecordItem, recordAttemptBatch } from "./record-batch.ts";
@@ -91,10 +92,5 @@ export class AttemptRecorder {
 
 /** A deadlock or serialization failure (the whole transaction was rolled back; running it again is safe). */
 function isLockConflict(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 5; depth++) {
-    const { code, cause } = e as { code?: unknown; cause?: unknown };
-    if (code === "40P01" || code === "40001") return true;
-    e = cause;
-  }
-  return false;
+  return inCauses(err, (e) => e.code === "40P01" || e.code === "40001", 5);
 }

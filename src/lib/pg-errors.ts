@@ -18,25 +18,28 @@ const UNAVAILABLE_CODES = new Set([
   "08004",
 ]);
 
-export function isDatabaseUnavailable(err: unknown): boolean {
+type Coded = { code?: unknown; constraint_name?: unknown; cause?: unknown };
+
+/**
+ * Whether `err` or an error in its `cause` chain (`depth` links in all: drizzle wraps the driver's
+ * error in DrizzleQueryError, services wrap again) satisfies `match`.
+ */
+export function inCauses(err: unknown, match: (e: Coded) => boolean, depth = 4): boolean {
   let e: unknown = err;
-  for (let i = 0; i < 4 && e && typeof e === "object"; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
+  for (let i = 0; i < depth && e && typeof e === "object"; i++) {
+    if (match(e as Coded)) return true;
+    e = (e as Coded).cause;
   }
   return false;
 }
 
+export function isDatabaseUnavailable(err: unknown): boolean {
+  return inCauses(err, (e) => typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code));
+}
+
 /** Postgres unique_violation. */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e && typeof e === "object"; i++) {
-    const x = e as { code?: unknown; constraint_name?: unknown };
-    if (x.code === "23505" && (!constraint || x.constraint_name === constraint)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return inCauses(err, (e) => e.code === "23505" && (!constraint || e.constraint_name === constraint));
 }
 
 /**
