@@ -94,7 +94,10 @@ export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promi
     ]);
     if (live.status === "rejected") throw live.reason;
     const missing = tenantIds.filter((id) => !live.value.has(id));
-    if (missing.length) throw tenantErrors(req.events, missing, at);
+    if (missing.length)
+      throw new ApiError("unprocessable", UNKNOWN_REFERENCES, {
+        errors: tenantErrors(req.events, missing, at),
+      });
     if (inserted.status === "rejected") throw inserted.reason;
     if (audited.status === "rejected") throw audited.reason;
     const stored = inserted.value;
@@ -226,8 +229,8 @@ async function checkTypesAndData(
   if (errors.length) {
     const live = await liveTenants(tx, tenantIds);
     const missing = tenantIds.filter((id) => !live.has(id));
-    if (missing.length) errors.push(...(tenantErrors(events, missing, at).errors ?? []));
-    throw new ApiError("unprocessable", "the request names unknown or retired things", { errors });
+    errors.push(...tenantErrors(events, missing, at));
+    throw new ApiError("unprocessable", UNKNOWN_REFERENCES, { errors });
   }
   events.forEach((e, i) => {
     const t = byName.get(e.type);
@@ -276,17 +279,19 @@ async function liveTenants(tx: Tx, ids: readonly string[]): Promise<Set<string>>
   return new Set(rows.map((r) => r.id));
 }
 
+const UNKNOWN_REFERENCES = "the request names unknown or retired things";
+
+/** One error per event naming a tenant in `missing`. */
 function tenantErrors(
   events: readonly PublishEventInput[],
   missing: readonly string[],
   at: (i: number, field: string) => string,
-): ApiError {
-  const errors: FieldError[] = [];
-  events.forEach((e, i) => {
-    if (e.tenantId && missing.includes(e.tenantId))
-      errors.push({ path: at(i, "tenantId"), message: "no live tenant has this id" });
-  });
-  return new ApiError("unprocessable", "the request names unknown or retired things", { errors });
+): FieldError[] {
+  return events.flatMap((e, i) =>
+    e.tenantId && missing.includes(e.tenantId)
+      ? [{ path: at(i, "tenantId"), message: "no live tenant has this id" }]
+      : [],
+  );
 }
 
 function dataErrors(
