@@ -95,21 +95,31 @@ export async function rssOf(pid: number): Promise<{ rssMb: number; peakMb: numbe
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export async function cpuSecondsOf(pid: number): Promise<number> {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; with
+ * `reapedChildren`, also what its exited children used (cutime + cstime: counted once the parent
+ * has waited for them).
+ */
+export async function cpuSecondsOf(pid: number, opts: { reapedChildren?: boolean } = {}): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+  // Fields after the parenthesised command name; utime, stime, cutime, cstime are the 14th–17th overall.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND;
+  const own = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  const children = opts.reapedChildren ? Number(fields[13] ?? 0) + Number(fields[14] ?? 0) : 0;
+  return (own + children) / TICKS_PER_SECOND;
 }
 
-/** CPU seconds used so far by every process named `postgres` (the server and its backends). */
+/**
+ * CPU seconds used so far by every process named `postgres` (the server and its backends), with
+ * the backends that have exited meanwhile: the postmaster reaps them, so their time shows in its
+ * cutime/cstime (without it, a pool connection closing mid-phase made the sum go down).
+ */
 export async function postgresCpuSeconds(): Promise<number> {
   let total = 0;
   for (const name of await readdir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const comm = await readFile(`/proc/${name}/comm`, "utf8").catch(() => "");
-    if (comm.trim() === "postgres") total += await cpuSecondsOf(Number(name));
+    if (comm.trim() === "postgres") total += await cpuSecondsOf(Number(name), { reapedChildren: true });
   }
   return total;
 }

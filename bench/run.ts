@@ -32,7 +32,7 @@ import {
  * own database. Writes bench/results/<timestamp>.json and prints a table.
  *
  * Knobs (env): BENCH_WORKERS (2), BENCH_APIS (1; publishes go round-robin), BENCH_EVENTS (1000 events × 20 endpoints), BENCH_RATES ("200,100,200x10": events/s, xN = in batches of N),
- * BENCH_RATE_SECONDS (10), BENCH_FANOUT ("1000,10000"), BENCH_BACKLOG (100000), BENCH_RSS_SECONDS (30).
+ * BENCH_RATE_SECONDS (10), BENCH_WARMUP_SECONDS (3, before each latency phase), BENCH_FANOUT ("1000,10000"), BENCH_BACKLOG (100000), BENCH_RSS_SECONDS (30).
  */
 const env = process.env;
 const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
@@ -52,6 +52,8 @@ const RATES = (env.BENCH_RATES ?? env.BENCH_RATE ?? "200,100,200x10")
   })
   .filter((r) => r.rate > 0);
 const RATE_SECONDS = num("BENCH_RATE_SECONDS", 10);
+/** Untimed seconds of the same load before each timed latency phase (0: none). */
+const WARMUP_SECONDS = num("BENCH_WARMUP_SECONDS", 3);
 const FANOUTS = (env.BENCH_FANOUT ?? "1000,10000").split(",").map(Number).filter(Boolean);
 const BACKLOG = num("BENCH_BACKLOG", 100_000);
 const RSS_SECONDS = num("BENCH_RSS_SECONDS", 30);
@@ -178,11 +180,13 @@ async function main(): Promise<void> {
     }
 
     // Publish→receipt latency at fixed offered loads, one event per API call or in small batches.
-    results.latency = [];
-    for (const { rate: RATE, batch } of RATES) {
+    // Each timed phase follows WARMUP_SECONDS of the same load (reported on its own): a process's
+    // first second on a request shape it has not served yet runs unoptimized code (V8 tiers up
+    // hot functions after thousands of calls) and prepares statements on each pooled connection.
+    const offer = async (RATE: number, batch: number, seconds: number) => {
       const tenantId = await makeTenantWithEndpoints(d, receiver.url, 1, receiverSecret);
       await receiver.stats(true);
-      const n = RATE * RATE_SECONDS;
+      const n = RATE * seconds;
       const requests = Math.ceil(n / batch);
       const cpuBefore = await cpu();
       const started = Date.now();
@@ -225,10 +229,15 @@ async function main(): Promise<void> {
       const s = await waitForCount(receiver, n - publishErrors, 120_000);
       const cpuAfter = await cpu();
       const receipts = await receiver.receipts();
-      const fromSend = percentiles(
-        [...sentAt].flatMap(([id, at]) => (receipts[id] !== undefined ? [(receipts[id] ?? 0) - at] : [])),
+      const timed = [...sentAt].flatMap(([id, at]) =>
+        receipts[id] !== undefined ? [{ at, ms: (receipts[id] ?? 0) - at }] : [],
       );
-      const r = {
+      // Request sent→receipt p99 per second of the phase (by send time): a warm-up or a stall shows
+      // as one bad second, saturation as a tail that grows over the phase.
+      const perSecond = Array.from({ length: seconds }, (_, sec) =>
+        percentiles(timed.filter((t) => Math.floor((t.at - started) / 1000) === sec).map((t) => t.ms)),
+      ).map((p) => p?.p99 ?? null);
+      return {
         offeredPerSecond: RATE,
         eventsPerRequest: batch,
         // Events the API had accepted per second: below RATE means the API was the limit.
@@ -237,7 +246,8 @@ async function main(): Promise<void> {
         publishErrors,
         // From the moment the publisher sent the request (what a publisher sees: includes the time
         // the request waited for the API) …
-        requestToReceiptMs: fromSend,
+        requestToReceiptMs: percentiles(timed.map((t) => t.ms)),
+        requestToReceiptP99BySecond: perSecond,
         // … and from the moment the API created the event (the event id's ULID time).
         publishToReceiptMs: s.latencies,
         // The slowest receipts, as [seconds into the phase, latency ms]: a tail from one stall
@@ -246,6 +256,29 @@ async function main(): Promise<void> {
         startedAt: new Date(started).toISOString(),
         // CPU each part used for this phase, per event (ms); 2 cores give 2,000 ms per second.
         cpuMsPerEvent: cpuMsPerEvent(cpuBefore, cpuAfter, n),
+      };
+    };
+    results.latency = [];
+    for (const { rate, batch } of RATES) {
+      const warmup = WARMUP_SECONDS > 0 ? await offer(rate, batch, WARMUP_SECONDS) : null;
+      if (warmup)
+        log(
+          `warm-up ${rate}/s x${batch}: ${JSON.stringify({
+            requestToReceiptMs: warmup.requestToReceiptMs,
+            requestToReceiptP99BySecond: warmup.requestToReceiptP99BySecond,
+          })}`,
+        );
+      const r = {
+        ...(await offer(rate, batch, RATE_SECONDS)),
+        ...(warmup
+          ? {
+              warmup: {
+                seconds: WARMUP_SECONDS,
+                requestToReceiptMs: warmup.requestToReceiptMs,
+                requestToReceiptP99BySecond: warmup.requestToReceiptP99BySecond,
+              },
+            }
+          : {}),
       };
       (results.latency as unknown[]).push(r);
       log(`latency: ${JSON.stringify(r)}`);
@@ -541,6 +574,7 @@ function printTable(r: Record<string, unknown>) {
     answeredPerSecond: number;
     publishToReceiptMs: { p50: number; p95: number; p99: number };
     requestToReceiptMs: { p50: number; p95: number; p99: number } | null;
+    warmup?: { seconds: number; requestToReceiptMs: { p50: number; p95: number; p99: number } | null };
   };
   const latency = (get("latency") as Latency[] | undefined) ?? [];
   const rows: [string, string, string][] = [
@@ -567,6 +601,15 @@ function printTable(r: Record<string, unknown>) {
           i === 0 ? "p99 ≤ 100 ms at 200/s" : "",
         ],
         [`  event created→receipt, same`, ms(l.publishToReceiptMs), ""],
+        ...(l.warmup
+          ? [
+              [
+                `  the ${l.warmup.seconds} s warm-up before it, request sent→receipt`,
+                ms(l.warmup.requestToReceiptMs),
+                "",
+              ] as [string, string, string],
+            ]
+          : []),
       ];
     }),
     ...fanout.map((f): [string, string, string] => [
