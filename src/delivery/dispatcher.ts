@@ -1,6 +1,6 @@
 import type { Job, PgBoss } from "pg-boss";
 import type { Deps } from "../deps.ts";
-import { concurrencyTiers, deliveryJobsWaiting } from "../jobs/enqueue.ts";
+import { concurrencyTiers, deliveryJobsWaiting, settleDeliveryJobs } from "../jobs/enqueue.ts";
 import { DeliverJob, QUEUES } from "../jobs/queues.ts";
 import { runDeliveryAttempt } from "./attempt.ts";
 import { AttemptRecorder } from "./attempt-recorder.ts";
@@ -20,7 +20,7 @@ export type DispatcherOptions = {
 export const WAKE_HORIZON_MS = 60_000;
 /** Due times are rounded up to this step, so retries due together share one wake-up. */
 const WAKE_STEP_MS = 10;
-/** Most attempts recorded (and their jobs completed) in one transaction. */
+/** Most attempts recorded (and their jobs settled) in one transaction. */
 const RECORD_BATCH = 50;
 
 /**
@@ -221,11 +221,10 @@ export class DeliveryDispatcher {
     this.#completed = [];
     this.#failed = [];
     try {
-      if (done.length)
-        await this.#boss.complete(
-          QUEUES.deliver,
-          done.map((j) => ({ id: j.id, retryCount: j.retryCount })),
-        );
+      await settleDeliveryJobs(
+        this.#boss,
+        done.map((j) => ({ id: j.id, retryCount: j.retryCount })),
+      );
       for (const f of failed)
         await this.#boss.fail(
           QUEUES.deliver,

@@ -1,11 +1,14 @@
 import { sql } from "drizzle-orm";
-import { fromDrizzle } from "pg-boss";
 import type { Tx } from "../../db/client.ts";
 import { type AttemptOutcome, attempts } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { recordEndpointHealth } from "../endpoint-health/outcome.ts";
-import { type DeliverJobInput, deliveryJobsWaiting, enqueueDeliveries } from "../jobs/enqueue.ts";
-import { QUEUES } from "../jobs/queues.ts";
+import {
+  type DeliverJobInput,
+  deliveryJobsWaiting,
+  enqueueDeliveries,
+  settleDeliveryJobs,
+} from "../jobs/enqueue.ts";
 import { newId } from "../lib/ids.ts";
 import { disableEndpoint } from "../services/endpoints/cancel-pending.ts";
 import type { AttemptReport, AttemptResult, Recording } from "./attempt.ts";
@@ -17,7 +20,7 @@ export type RecordItem = {
   result: AttemptResult;
   outcome: AttemptOutcome;
   masked: Record<string, string>;
-  /** The pg-boss job to complete in the recording transaction (the dispatcher's batch path). */
+  /** The pg-boss job to settle (settleDeliveryJobs) in the recording transaction (the dispatcher's batch path). */
   settle?: { id: string; retryCount: number };
 };
 
@@ -255,7 +258,7 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
     const jobs = async () => {
       await Promise.all([
         enqueueDeliveries(deps.boss, tx, retries),
-        settle.length ? deps.boss.complete(QUEUES.deliver, settle, null, { db: fromDrizzle(tx, sql) }) : null,
+        settleDeliveryJobs(deps.boss, settle, tx),
       ]);
     };
     // The statements below depend only on what was computed above: they go out together, one

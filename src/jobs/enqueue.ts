@@ -53,6 +53,24 @@ export async function enqueueDeliveries(
   await Promise.all([insert, wake]);
 }
 
+/**
+ * Settles delivery jobs whose attempt is over (recorded, or skipped as stale): deletes them, fenced
+ * to the fetched attempt (`retryCount`, as pg-boss's complete), so a job whose lease expired and
+ * was taken again by another worker is left to that worker. Not `complete`: every attempt is
+ * already in `attempts` and every delivery's state in `deliveries`, so pg-boss's completed copy
+ * (kept 7 days by default: ~600 million rows a week at 1,000 deliveries/s) would only be written,
+ * indexed and later deleted again. The UPDATE to `completed` changes indexed columns, so it also
+ * writes a new entry into each of pg-boss's job indexes; a DELETE touches none of them.
+ */
+export async function settleDeliveryJobs(
+  boss: PgBoss,
+  jobs: readonly { id: string; retryCount: number }[],
+  db?: Tx,
+): Promise<void> {
+  if (jobs.length === 0) return;
+  await boss.deleteJob(QUEUES.deliver, [...jobs], db ? { db: fromDrizzle(db, dsql) } : {});
+}
+
 /** Per-endpoint concurrency is expressed as a pg-boss group tier `c<N>`. */
 export function concurrencyTier(n: number): string {
   return `c${n}`;

@@ -1,8 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { BOSS_SCHEMA } from "../../../db/migrate.ts";
 import { endpointSecrets, endpoints } from "../../../db/schema/index.ts";
-import { QUEUES } from "../../../src/jobs/queues.ts";
 import { startTestApp, type TestApp } from "../../helpers/app.ts";
 import {
   attemptsOf,
@@ -13,6 +11,7 @@ import {
   settledDelivery,
   waitUntil,
 } from "../../helpers/fixtures.ts";
+import { deliverJobsOf, logSettledDeliverJobs } from "../../helpers/jobs.ts";
 import { startReceiver } from "../../helpers/receiver.ts";
 
 const SCHEDULE = [50, 100];
@@ -36,6 +35,7 @@ beforeAll(async () => {
     end $$;
     create trigger test_fail_attempt before insert on attempts
       for each row execute function test_fail_attempt();`);
+  await logSettledDeliverJobs(t);
 });
 afterAll(async () => {
   for (const c of closers) await c();
@@ -48,12 +48,7 @@ async function receiver() {
   return rx;
 }
 
-type JobRow = { state: string; retry_count: number; output: unknown };
-async function deliverJobs(deliveryId: string): Promise<JobRow[]> {
-  return t.deps.sql<JobRow[]>`
-    select state, retry_count, output from ${t.deps.sql(BOSS_SCHEMA)}.job
-    where name = ${QUEUES.deliver} and data->>'deliveryId' = ${deliveryId}`;
-}
+const deliverJobs = (deliveryId: string) => deliverJobsOf(t, deliveryId);
 
 /** Publishes one event to `ep` and waits for the delivery to be final. */
 async function deliver(ep: CreatedEndpoint) {
@@ -92,11 +87,12 @@ describe("a secret that cannot be decrypted", () => {
       expect(atts[0]?.requestHeaders).toEqual({});
       expect(JSON.stringify(atts)).not.toContain(ep.secret.slice(6, 20));
       expect(JSON.stringify(atts)).not.toContain(secretRow?.ciphertext);
-      // Every job completed on its first run: none was failed back to the queue.
-      expect(jobs.map((j) => [j.state, j.retry_count])).toEqual([
-        ["completed", 0],
-        ["completed", 0],
-        ["completed", 0],
+      // Every job was settled on its first run (deleted while active, never retried): none was
+      // failed back to the queue.
+      expect(jobs.map((j) => [j.settled, j.state, j.retry_count])).toEqual([
+        [true, "active", 0],
+        [true, "active", 0],
+        [true, "active", 0],
       ]);
       expect(rx.requests).toHaveLength(0);
       // Not the receiver's fault: the endpoint is not marked as failing.
@@ -132,7 +128,8 @@ describe("an endpoint without an active secret", () => {
         ["failed", "no_secret", null],
         ["failed", "no_secret", null],
       ]);
-      expect(jobs.every((j) => j.state === "completed" && j.retry_count === 0)).toBe(true);
+      expect(jobs).toHaveLength(3);
+      expect(jobs.every((j) => j.settled && j.retry_count === 0)).toBe(true);
       expect(rx.requests).toHaveLength(0);
     },
   );
@@ -197,8 +194,8 @@ describe("database failures while recording an attempt", () => {
     expect(atts.map((a) => [a.outcome, a.errorClass, a.errorMessage])).toEqual(
       Array.from({ length: 3 }, () => ["failed", "internal", "the attempt's result could not be recorded"]),
     );
-    expect(jobs.map((j) => [j.state, j.retry_count])).toEqual(
-      Array.from({ length: 3 }, () => ["completed", 0]),
+    expect(jobs.map((j) => [j.settled, j.state, j.retry_count])).toEqual(
+      Array.from({ length: 3 }, () => [true, "active", 0]),
     );
     expect(rx.requests).toHaveLength(3);
   });
