@@ -41,32 +41,53 @@ type Final = {
 
 const ts = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** A delivery's counters right after its attempt was counted. */
+type Counted = { id: string; attempt_count: number; generation: number; status: string; cycle_start: number };
+
+/** The deliveries' counters were not what their load predicted: the batch is rolled back and redone. */
+class StalePrediction extends Error {}
+
 /**
  * Records finished attempts in ONE transaction, whatever their number: every attempt row (one
  * multi-row insert), each delivery's new state (one UPDATE … FROM VALUES, guarded by the
  * generation and `pending` so a manual retry that took over meanwhile wins and the attempt is
  * only logged), the endpoints' `failing_since` (one statement), circuit bookkeeping (per row, and
  * only where it can change something), 410 Gone handling, the retries' jobs (one insert) and the
- * completion of the jobs that carried the attempts. Same rules as one attempt at a time.
+ * settling of the jobs that carried the attempts. Same rules as one attempt at a time.
  * At most one item per delivery (the caller guarantees it; checked).
+ *
+ * The attempt numbers and retry decisions depend on each delivery's counters as the attempt is
+ * counted. They are first predicted from the delivery as it was loaded before the request (the
+ * usual case: nothing else touched it meanwhile), so the counting goes out in the same round trip
+ * as every write (two round trips with COMMIT instead of three); the counting's answer is then
+ * compared with the prediction, and on any difference (a manual retry, a lease that expired and was
+ * taken over, a delivery deleted) the transaction is rolled back and the batch recorded again with
+ * the counters read first.
  */
 export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[]): Promise<AttemptReport[]> {
   if (items.length === 0) return [];
   const ids = items.map((i) => i.recording.delivery.id);
   if (new Set(ids).size !== ids.length)
     throw new Error("recordAttemptBatch: one result per delivery per batch");
+  try {
+    return await recordInTransaction(deps, items, { predict: true });
+  } catch (err) {
+    if (!(err instanceof StalePrediction)) throw err;
+    return recordInTransaction(deps, items, { predict: false });
+  }
+}
+
+async function recordInTransaction(
+  deps: Deps,
+  items: readonly RecordItem[],
+  { predict }: { predict: boolean },
+): Promise<AttemptReport[]> {
   const { config, logger } = deps;
   const after: (() => void)[] = [];
   const reports = await deps.db.transaction(async (tx): Promise<AttemptReport[]> => {
     after.length = 0;
     const finishedAt = deps.now();
-    const counted = await tx.execute<{
-      id: string;
-      attempt_count: number;
-      generation: number;
-      status: string;
-      cycle_start: number;
-    }>(sql`
+    const count = tx.execute<Counted>(sql`
       update deliveries d
       set attempt_count = d.attempt_count + 1, last_attempt_at = v.started, updated_at = ${ts(finishedAt)}::timestamptz
       from (values ${sql.join(
@@ -75,7 +96,23 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
       )}) as v(id, started)
       where d.id = v.id
       returning d.id, d.attempt_count, d.generation, d.status, d.cycle_start`);
-    const byId = new Map(counted.map((r) => [r.id, r]));
+    // Predicting: the counting is sent now (first, so it takes the deliveries' row locks first, as
+    // when it is awaited) and checked once the writes computed from the prediction have gone too.
+    const counting = predict ? count.then((rows) => rows) : null;
+    const byId: Map<string, Counted> = predict
+      ? new Map(
+          items.map(({ recording: { delivery: d } }) => [
+            d.id,
+            {
+              id: d.id,
+              attempt_count: d.attemptCount + 1,
+              generation: d.generation,
+              status: d.status,
+              cycle_start: d.cycleStart,
+            },
+          ]),
+        )
+      : new Map((await count).map((r) => [r.id, r]));
 
     const attemptRows: (typeof attempts.$inferInsert)[] = [];
     const finals: Final[] = [];
@@ -265,14 +302,21 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
     // round trip instead of one each, and run in this order on the server (the lock order). With
     // jobs to settle, the same round trip asks whether others wait for the slots they free (the
     // dispatcher fetches again only then).
-    const [, , , , , waitingNow] = await Promise.all([
+    const [, , , , , waitingNow, counted] = await Promise.all([
       attemptRows.length ? tx.insert(attempts).values(attemptRows) : null,
       applyFinals(tx, finals),
       applyFailingSince(tx, failing),
       applyHealth(deps, tx, health),
       gone.size ? null : jobs(),
       settle.length && !gone.size ? deliveryJobsWaiting(tx) : null,
-    ]);
+      counting,
+    ]).catch(async (err: unknown) => {
+      // A write built on a wrong prediction may fail by itself (an attempt of a deleted delivery):
+      // the wrong prediction is the news, not the failure it caused.
+      const c = await counting?.catch(() => null);
+      throw c && !asPredicted(c, byId) ? new StalePrediction() : err;
+    });
+    if (counted && !asPredicted(counted, byId)) throw new StalePrediction();
     let waiting = waitingNow;
     if (gone.size) {
       // After the final states: a 410 cancels the endpoint's other pending deliveries, including
@@ -291,6 +335,23 @@ export async function recordAttemptBatch(deps: Deps, items: readonly RecordItem[
   });
   for (const f of after) f();
   return reports;
+}
+
+/** Every delivery was counted, with the counters predicted for it. */
+function asPredicted(counted: readonly Counted[], predicted: ReadonlyMap<string, Counted>): boolean {
+  return (
+    counted.length === predicted.size &&
+    counted.every((r) => {
+      const p = predicted.get(r.id);
+      return (
+        p !== undefined &&
+        p.attempt_count === r.attempt_count &&
+        p.generation === r.generation &&
+        p.status === r.status &&
+        p.cycle_start === r.cycle_start
+      );
+    })
+  );
 }
 
 async function applyFinals(tx: Tx, finals: readonly Final[]): Promise<void> {
