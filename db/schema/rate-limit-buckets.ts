@@ -3,7 +3,8 @@ import { updatedAt } from "./columns.ts";
 
 /**
  * Shared rate-limit state (GCRA), one row per bucket (`key:<id>`, `tenant:<id>`), so every API
- * process enforces the same budget. Each request updates its rows with one upsert.
+ * process enforces the same budget. Each request updates its rows with one upsert, or spends a
+ * unit its process took earlier (consumeBuckets' `want`).
  */
 export const rateLimitBuckets = pgTable("rate_limit_buckets", {
   bucket: text("bucket").primaryKey(),
@@ -15,5 +16,7 @@ export const rateLimitBuckets = pgTable("rate_limit_buckets", {
   burst: integer("burst").notNull(),
   /** Whether the last request that touched this bucket was let through. */
   allowed: boolean("allowed").notNull(),
+  /** Units the last request took: a process may take several at once and spend them locally. */
+  granted: integer("granted").notNull().default(1),
   updatedAt: updatedAt(),
 });
