@@ -124,6 +124,27 @@ export async function postgresCpuSeconds(): Promise<number> {
   return total;
 }
 
+/**
+ * Write-type system calls (write, writev, send…) a process has made so far (`syscw` in
+ * /proc/<pid>/io): on this kind of machine each costs tens of microseconds (the loopback TCP stack
+ * runs in it), so their count per event says how many round trips it took.
+ */
+export async function writeSyscallsOf(pid: number): Promise<number> {
+  const io = await readFile(`/proc/${pid}/io`, "utf8").catch(() => "");
+  return Number(/^syscw:\s*(\d+)/m.exec(io)?.[1] ?? 0);
+}
+
+/** Write system calls of every live `postgres` process (backends that exited are not counted). */
+export async function postgresWriteSyscalls(): Promise<number> {
+  let total = 0;
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const comm = await readFile(`/proc/${name}/comm`, "utf8").catch(() => "");
+    if (comm.trim() === "postgres") total += await writeSyscallsOf(Number(name));
+  }
+  return total;
+}
+
 /** n, p50/p95/p99 and max of a list of milliseconds (null when empty): the receiver's and the bench's. */
 export function percentiles(xs: readonly number[]) {
   if (xs.length === 0) return null;

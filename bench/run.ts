@@ -19,10 +19,12 @@ import {
   cpuSecondsOf,
   percentiles,
   postgresCpuSeconds,
+  postgresWriteSyscalls,
   REPO,
   rssOf,
   startReceiverProcess,
   startSignalpost,
+  writeSyscallsOf,
 } from "./processes.ts";
 
 /**
@@ -130,6 +132,16 @@ async function main(): Promise<void> {
       receiver: await cpuSecondsOf(receiver.pid),
       loadGenerator: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     });
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+    const writes = async () => ({
+      api: sum(await Promise.all(apis.map((a) => writeSyscallsOf(a.child.pid ?? 0)))),
+      workers: sum(await Promise.all(workers.map((w) => writeSyscallsOf(w.child.pid ?? 0)))),
+      postgres: await postgresWriteSyscalls(),
+    });
+    const perEvent = (before: Record<string, number>, after: Record<string, number>, events: number) =>
+      Object.fromEntries(
+        Object.entries(after).map(([k, v]) => [k, round((v - (before[k] ?? 0)) / events)]),
+      );
     const cpuMsPerEvent = (before: Record<string, number>, after: Record<string, number>, events: number) =>
       Object.fromEntries(
         Object.entries(after).map(([k, v]) => [k, round(((v - (before[k] ?? 0)) * 1000) / events)]),
@@ -191,6 +203,7 @@ async function main(): Promise<void> {
       const n = RATE * seconds;
       const requests = Math.ceil(n / batch);
       const cpuBefore = await cpu();
+      const writesBefore = await writes();
       const started = Date.now();
       const inflight: Promise<void>[] = [];
       let publishErrors = 0;
@@ -230,6 +243,7 @@ async function main(): Promise<void> {
       const answeredSeconds = (Date.now() - started) / 1000;
       const s = await waitForCount(receiver, n - publishErrors, 120_000);
       const cpuAfter = await cpu();
+      const writesAfter = await writes();
       const receipts = await receiver.receipts();
       const timed = [...sentAt].flatMap(([id, at]) =>
         receipts[id] !== undefined ? [{ at, ms: (receipts[id] ?? 0) - at }] : [],
@@ -258,6 +272,8 @@ async function main(): Promise<void> {
         startedAt: new Date(started).toISOString(),
         // CPU each part used for this phase, per event (ms); 2 cores give 2,000 ms per second.
         cpuMsPerEvent: cpuMsPerEvent(cpuBefore, cpuAfter, n),
+        // Write system calls per event (≈ socket writes: round trips to Postgres, HTTP messages).
+        writeSyscallsPerEvent: perEvent(writesBefore, writesAfter, n),
       };
     };
     results.latency = [];
