@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNull, or } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import {
   type Delivery,
   deliveries,
@@ -23,9 +23,22 @@ export type LoadedDelivery = {
   secrets: EndpointSecret[];
 };
 
+/** A signing secret as the load's JSON aggregate returns it (timestamps as text). */
+type SecretJson = {
+  id: string;
+  endpointId: string;
+  scheme: EndpointSecret["scheme"];
+  keyId: string;
+  ciphertext: string;
+  expiresAt: string | null;
+  createdAt: string;
+};
+
 /**
- * Loads deliveries with their endpoint, event, circuit state and signing secrets: two queries
- * whatever the number of deliveries. Missing deliveries are absent from the map.
+ * Loads deliveries with their endpoint, event, circuit state and signing secrets in ONE query
+ * whatever the number of deliveries (the secrets as a JSON array per row: two queries sent together
+ * on the pool would go out on two connections, a round trip each). Missing deliveries are absent
+ * from the map.
  */
 export async function loadDeliveries(
   deps: Deps,
@@ -33,54 +46,44 @@ export async function loadDeliveries(
 ): Promise<Map<string, LoadedDelivery>> {
   const out = new Map<string, LoadedDelivery>();
   if (deliveryIds.length === 0) return out;
-  const { db } = deps;
   const ids = [...new Set(deliveryIds)];
   const now = deps.now();
-  // Both queries in one round trip: the secrets are found through the deliveries' endpoints.
-  const [rows, secretRows] = await Promise.all([
-    db
-      .select({
-        delivery: deliveries,
-        endpoint: endpoints,
-        eventBody: events.body,
-        eventId: events.id,
-        circuitState: endpointHealth.circuitState,
-      })
-      .from(deliveries)
-      .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
-      .innerJoin(events, eq(events.id, deliveries.eventId))
-      .leftJoin(endpointHealth, eq(endpointHealth.endpointId, endpoints.id))
-      .where(inArray(deliveries.id, ids)),
-    db
-      .select()
-      .from(endpointSecrets)
-      .where(
-        and(
-          inArray(
-            endpointSecrets.endpointId,
-            db.select({ id: deliveries.endpointId }).from(deliveries).where(inArray(deliveries.id, ids)),
-          ),
-          or(isNull(endpointSecrets.expiresAt), gt(endpointSecrets.expiresAt, now)),
-        ),
-      )
-      .orderBy(endpointSecrets.createdAt),
-  ]);
-  if (rows.length === 0) return out;
-  const byEndpoint = new Map<string, EndpointSecret[]>();
-  for (const s of secretRows) {
-    if (s.expiresAt && s.expiresAt <= now) continue;
-    const list = byEndpoint.get(s.endpointId);
-    if (list) list.push(s);
-    else byEndpoint.set(s.endpointId, [s]);
-  }
-  for (const r of rows)
+  const rows = await deps.db
+    .select({
+      delivery: deliveries,
+      endpoint: endpoints,
+      eventBody: events.body,
+      eventId: events.id,
+      circuitState: endpointHealth.circuitState,
+      // Not expired at load time, oldest first.
+      secrets: sql<SecretJson[] | string>`coalesce((
+        select json_agg(json_build_object(
+          'id', s.id, 'endpointId', s.endpoint_id, 'scheme', s.scheme, 'keyId', s.key_id,
+          'ciphertext', s.ciphertext, 'expiresAt', s.expires_at, 'createdAt', s.created_at
+        ) order by s.created_at, s.id)
+        from ${endpointSecrets} s
+        where s.endpoint_id = ${endpoints.id} and (s.expires_at is null or s.expires_at > ${now.toISOString()}::timestamptz)
+      ), '[]'::json)`,
+    })
+    .from(deliveries)
+    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
+    .innerJoin(events, eq(events.id, deliveries.eventId))
+    .leftJoin(endpointHealth, eq(endpointHealth.endpointId, endpoints.id))
+    .where(inArray(deliveries.id, ids));
+  for (const r of rows) {
+    const list = (typeof r.secrets === "string" ? JSON.parse(r.secrets) : r.secrets) as SecretJson[];
     out.set(r.delivery.id, {
       delivery: r.delivery,
       endpoint: r.endpoint,
       eventBody: r.eventBody,
       eventId: r.eventId,
       circuitState: r.circuitState,
-      secrets: byEndpoint.get(r.endpoint.id) ?? [],
+      secrets: list.map((x) => ({
+        ...x,
+        expiresAt: x.expiresAt === null ? null : new Date(x.expiresAt),
+        createdAt: new Date(x.createdAt),
+      })),
     });
+  }
   return out;
 }
