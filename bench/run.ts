@@ -33,12 +33,13 @@ import {
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); creates and drops its
  * own database. Writes bench/results/<timestamp>.json and prints a table.
  *
- * Knobs (env): BENCH_WORKERS (2), BENCH_APIS (1; publishes go round-robin), BENCH_EVENTS (1000 events × 20 endpoints), BENCH_RATES ("200,100,200x10": events/s, xN = in batches of N),
+ * Knobs (env): BENCH_WORKERS (1), BENCH_APIS (1; publishes go round-robin), BENCH_EVENTS (1000 events × 20 endpoints), BENCH_RATES ("200,100,200x10": events/s, xN = in batches of N),
  * BENCH_RATE_SECONDS (10), BENCH_WARMUP_SECONDS (3, before each latency phase), BENCH_FANOUT ("1000,10000"), BENCH_BACKLOG (100000), BENCH_RSS_SECONDS (30).
  */
 const env = process.env;
 const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
-const WORKERS = num("BENCH_WORKERS", 2);
+/** One worker: on this 2-core machine it delivers more than two (README, docs/performance.md). */
+const WORKERS = num("BENCH_WORKERS", 1);
 const APIS = num("BENCH_APIS", 1);
 const EVENTS = num("BENCH_EVENTS", 1000);
 const ENDPOINTS = 20;
