@@ -140,9 +140,7 @@ async function main(): Promise<void> {
       postgres: await postgresWriteSyscalls(),
     });
     const perEvent = (before: Record<string, number>, after: Record<string, number>, events: number) =>
-      Object.fromEntries(
-        Object.entries(after).map(([k, v]) => [k, round((v - (before[k] ?? 0)) / events)]),
-      );
+      Object.fromEntries(Object.entries(after).map(([k, v]) => [k, round((v - (before[k] ?? 0)) / events)]));
     const cpuMsPerEvent = (before: Record<string, number>, after: Record<string, number>, events: number) =>
       Object.fromEntries(
         Object.entries(after).map(([k, v]) => [k, round(((v - (before[k] ?? 0)) * 1000) / events)]),
@@ -330,9 +328,15 @@ async function main(): Promise<void> {
       children.push(w);
       const pid = w.child.pid ?? 0;
       let peak = 0;
+      /** What V8 and Node said about their memory (the worker's /metrics) at the highest RSS sample. */
+      let atPeak: Record<string, number> = {};
       const until = Date.now() + RSS_SECONDS * 1000;
       while (Date.now() < until) {
-        peak = Math.max(peak, (await rssOf(pid)).rssMb);
+        const rss = (await rssOf(pid)).rssMb;
+        if (rss > peak) {
+          peak = rss;
+          atPeak = await memoryMetrics(w.port).catch(() => ({}));
+        }
         await sleep(250);
       }
       const final = await rssOf(pid);
@@ -343,6 +347,7 @@ async function main(): Promise<void> {
         peakRssMb: round(Math.max(peak, final.peakMb)),
         drainedInWindow: s.received,
         drainPerSecond: Math.round(s.received / RSS_SECONDS),
+        memoryAtPeakMb: atPeak,
       };
       log(`backlog RSS: ${JSON.stringify(results.backlogRss)}`);
     }
@@ -391,6 +396,21 @@ async function makeTenantWithEndpoints(deps: Deps, url: string, n: number, secre
     await deps.sql`insert into endpoint_secrets ${deps.sql(ids.map((id) => ({ id: newId("whs"), endpoint_id: id, key_id: enc.keyId, ciphertext: enc.ciphertext })))}`;
   }
   return tenantId;
+}
+
+/** V8 heap, external and array-buffer memory of a Signalpost process, from its /metrics (MB). */
+async function memoryMetrics(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (name: string) =>
+    Number(new RegExp(`^signalpost_${name} ([0-9.e+]+)$`, "m").exec(text)?.[1] ?? NaN);
+  return Object.fromEntries(
+    [
+      ["heapTotal", "nodejs_heap_size_total_bytes"],
+      ["heapUsed", "nodejs_heap_size_used_bytes"],
+      ["external", "nodejs_external_memory_bytes"],
+      ["rss", "process_resident_memory_bytes"],
+    ].map(([k, m]) => [k, round(read(m as string) / 2 ** 20)]),
+  );
 }
 
 /** `total` pending deliveries with their jobs, written directly (as fan-out would), in chunks. */
