@@ -2,6 +2,7 @@ export * from "./api-keys.ts";
 export * from "./attempts.ts";
 export * from "./audit-log.ts";
 export * from "./deliveries.ts";
+export * from "./encryption-keys.ts";
 export * from "./endpoint-health.ts";
 export * from "./endpoint-recoveries.ts";
 export * from "./endpoint-secrets.ts";

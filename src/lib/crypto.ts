@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
+} from "node:crypto";
 
 export type KeyringKey = { id: string; key: Buffer };
 
@@ -14,6 +21,11 @@ export class Keyring {
   constructor(current: KeyringKey, old: KeyringKey[] = []) {
     this.current = current;
     this.#byId = new Map([...old.map((k) => [k.id, k.key] as const), [current.id, current.key]]);
+  }
+
+  /** Every configured key: the current one and the old ones (still decrypting). */
+  keys(): KeyringKey[] {
+    return [...this.#byId].map(([id, key]) => ({ id, key }));
   }
 
   encrypt(plaintext: string): { keyId: string; ciphertext: string } {
@@ -36,6 +48,14 @@ export class Keyring {
     decipher.setAuthTag(Buffer.from(tag, "base64"));
     return Buffer.concat([decipher.update(Buffer.from(data, "base64")), decipher.final()]).toString("utf8");
   }
+}
+
+/**
+ * Identifies a key without revealing it: HMAC-SHA256 of a fixed label under the key. Two processes
+ * agree on a key id's fingerprint exactly when they hold the same key.
+ */
+export function keyFingerprint(key: Buffer): string {
+  return createHmac("sha256", key).update("signalpost encryption key fingerprint v1").digest("base64url");
 }
 
 export function sha256Hex(text: string): string {

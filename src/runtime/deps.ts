@@ -8,6 +8,7 @@ import { Keyring } from "../lib/crypto.ts";
 import type { Logger } from "../lib/logger.ts";
 import { createMetrics } from "../metrics/registry.ts";
 import { prepareBossStatements } from "./boss-statements.ts";
+import { verifyEncryptionKeys } from "./encryption-keys.ts";
 import { createCaches, listenForInvalidations } from "./reference-cache.ts";
 
 export type BuildOptions = {
@@ -48,6 +49,14 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
     opts.logger.debug("pg-boss statements left unnamed (unknown pool shape)");
   const current = config.encryptionKeys.current;
   if (!current) throw new Error("no encryption key configured");
+  const keyring = new Keyring(current, config.encryptionKeys.old);
+  try {
+    await verifyEncryptionKeys(sql, keyring);
+  } catch (err) {
+    await boss.stop({ graceful: false, close: true }).catch(() => {});
+    await sql.end({ timeout: 5 }).catch(() => {});
+    throw err;
+  }
   const caches = createCaches(config.REFERENCE_CACHE_TTL);
   if (config.REFERENCE_CACHE_TTL > 0) await listenForInvalidations(sql, caches, opts.logger);
   return {
@@ -56,7 +65,7 @@ export async function buildDeps(config: Config, databaseUrl: string, opts: Build
     db,
     boss,
     logger: opts.logger,
-    keyring: new Keyring(current, config.encryptionKeys.old),
+    keyring,
     metrics: createMetrics({ sql, boss }),
     caches,
     resolver: opts.resolver ?? systemResolver,

@@ -12,12 +12,18 @@ import { createTestDatabase, type TestDatabase } from "./db.ts";
 
 export type TestEnv = Record<string, string>;
 
+/**
+ * One encryption key for every app a test file starts: apps sharing a database must hold the same
+ * key under the same id (verifyEncryptionKeys refuses another one), as real processes must.
+ */
+const TEST_ENCRYPTION_KEY = randomBytes(32).toString("base64");
+
 /** Settings every test starts from: fast schedules, loopback allowed for local receivers only. */
 export function testEnv(overrides: TestEnv = {}): TestEnv {
   return {
     SIGNALPOST_ENV: "test",
     LOG_LEVEL: process.env.SP_TEST_LOG_LEVEL ?? "silent",
-    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     DELIVERY_RETRY_SCHEDULE: "50ms,100ms",
     DELIVERY_JITTER: "0",
     DELIVERY_TIMEOUT: "2s",
