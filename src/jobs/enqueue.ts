@@ -28,6 +28,8 @@ export type DeliverJobInput = DeliverJob & {
   endpointId: string;
   maxConcurrency?: number | null;
   startAfter?: Date;
+  /** A job id of the caller's choosing (a manual attempt's well-known id); default: pg-boss picks one. */
+  id?: string;
 };
 
 /** Enqueues delivery attempts inside the caller's transaction. Group = endpoint, for concurrency limits. */
@@ -44,6 +46,7 @@ export async function enqueueDeliveries(
   const insert = boss.insert(
     QUEUES.deliver,
     jobs.map((j) => ({
+      ...(j.id ? { id: j.id } : {}),
       data: DeliverJob.parse({ deliveryId: j.deliveryId, generation: j.generation, trigger: j.trigger }),
       group: { id: j.endpointId, ...(j.maxConcurrency ? { tier: concurrencyTier(j.maxConcurrency) } : {}) },
       ...(j.startAfter ? { startAfter: j.startAfter } : {}),

@@ -2,13 +2,15 @@ import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
 import { type DeliveryStatus, deliveries, endpoints } from "../../../db/schema/index.ts";
 import type { Deps } from "../../deps.ts";
-import { enqueueDeliveries } from "../../jobs/enqueue.ts";
+import { enqueueManualAttempts } from "./manual-attempt.ts";
 
 /**
  * Starts a fresh retry cycle now for the given deliveries, in the caller's transaction: pending,
  * `cycleStart` = attempts so far (so the full schedule applies again and exhaustion dead-letters
- * again), a new generation (older queued jobs become no-ops), and a job with trigger "manual".
- * Deliveries of deleted or disabled endpoints are left alone. Returns the deliveries restarted.
+ * again), a new generation (older queued jobs become no-ops), and a job with trigger "manual" under
+ * its well-known id (manualAttemptJobId), so a retry arriving before that attempt is made can
+ * merge into it (see retryDelivery). Deliveries of deleted or disabled endpoints are left alone.
+ * Returns the deliveries restarted.
  */
 export async function restartDeliveries(
   deps: Deps,
@@ -45,13 +47,12 @@ export async function restartDeliveries(
       tenantId: deliveries.tenantId,
       maxConcurrency: endpoints.maxConcurrency,
     });
-  await enqueueDeliveries(
+  await enqueueManualAttempts(
     deps.boss,
     tx,
     restarted.map((d) => ({
       deliveryId: d.id,
       generation: d.generation,
-      trigger: "manual" as const,
       endpointId: d.endpointId,
       maxConcurrency: d.maxConcurrency,
     })),
