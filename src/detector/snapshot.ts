@@ -27,7 +27,8 @@ export type GradeKind = (typeof GRADE_KINDS)[number];
 export const SIGNAL_KIND = "trading_signal";
 export type SnapshotKind = typeof SIGNAL_KIND | GradeKind;
 
-const SYMBOL_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
+/** A symbol as signals, grades and endpoint filters accept it (BTC, BRK.B, BTC/USD, NASDAQ:AAPL). */
+export const SYMBOL_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
 
 export const SymbolSchema = z
   .string()

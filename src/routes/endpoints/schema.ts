@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { HEADER_NAME_RE, HEADER_VALUE_RE, isReservedHeader } from "../../delivery/headers.ts";
+import { SYMBOL_RE } from "../../detector/snapshot.ts";
 import { pageQuery, plainLine, plainText, storable } from "../common.ts";
 
 /** Longest accepted endpoint URL. */
@@ -12,7 +13,6 @@ export const MAX_RETRY_DELAYS = 20;
 export const MAX_RETRY_DELAY_MS = 86_400_000;
 
 const EVENT_TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$/;
-const TICKER_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 const SECRET_RE = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 
 const Url = plainLine(
@@ -31,7 +31,8 @@ const EventTypes = z
   .openapi({ example: ["signal.changed", "grade.*"] });
 
 const Symbols = z
-  .array(z.string().regex(TICKER_RE, "must be a ticker such as BTC or ETH"))
+  // The symbols signals and grades accept, so every symbol the detector emits can be subscribed to.
+  .array(z.string().regex(SYMBOL_RE, "must be a symbol: 1–32 letters, digits or . _ : / - (BTC, BTC/USD)"))
   .min(1, "must list at least one symbol; omit it (or send null) to receive every symbol")
   .max(1000)
   .transform((list) => [...new Set(list.map((s) => s.toUpperCase()))])

@@ -126,6 +126,21 @@ describe("happy paths", () => {
     for (const leak of [secret, "s3cr3t-value", "k-123", "acme"]) expect(details).not.toContain(leak);
   });
 
+  test("symbols filters take every symbol signals take (BTC/USD, NASDAQ:AAPL); events without a symbol pass", async () => {
+    const ep = await created(a, { url: "http://127.0.0.1:9/hook", symbols: ["btc/usd", "NASDAQ:AAPL"] });
+    const read = await t.request("GET", `/v1/endpoints/${ep.id}`, { token: a.token });
+    expect(read.body.symbols).toEqual(["BTC/USD", "NASDAQ:AAPL"]);
+    const evs = [
+      await publish(t, "webhook.test", { n: 0 }, { tenantId: a.tenantId, symbol: "btc/usd" }),
+      await publish(t, "webhook.test", { n: 1 }, { tenantId: a.tenantId, symbol: "nasdaq:aapl" }),
+      await publish(t, "webhook.test", { n: 3 }, { tenantId: a.tenantId, symbol: "ETH/USD" }),
+      // No symbol: a symbol filter does not apply to it (as for events about no instrument).
+      await publish(t, "webhook.test", { n: 2 }, { tenantId: a.tenantId }),
+    ];
+    const got = await t.deps.db.select().from(deliveries).where(eq(deliveries.endpointId, ep.id));
+    expect(new Set(got.map((d) => d.eventId))).toEqual(new Set([evs[0]?.id, evs[1]?.id, evs[3]?.id]));
+  });
+
   test("a caller-supplied secret is used as given", async () => {
     const secret = generateSecret();
     const ep = await created(a, { url: "https://partner.example.com/own", secret });
