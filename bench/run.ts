@@ -38,7 +38,7 @@ import {
  */
 const env = process.env;
 const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
-/** One worker: on this 2-core machine it delivers more than two (README, docs/performance.md). */
+/** One worker: on this 2-core machine it keeps latency far lower than two (README, docs/performance.md). */
 const WORKERS = num("BENCH_WORKERS", 1);
 const APIS = num("BENCH_APIS", 1);
 const EVENTS = num("BENCH_EVENTS", 1000);
