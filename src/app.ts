@@ -12,7 +12,7 @@ import { ApiError, toProblem } from "./errors/index.ts";
 import { newId } from "./lib/ids.ts";
 import { isDatabaseUnavailable, isInvalidInput } from "./lib/pg-errors.ts";
 import { registerMetricsRoute } from "./metrics/route.ts";
-import { fieldErrors, strictJsonBodies, unsupportedMediaType } from "./routes/common.ts";
+import { fieldErrors, noNulInUrl, strictJsonBodies, unsupportedMediaType } from "./routes/common.ts";
 import { docsPage } from "./routes/docs.ts";
 import type { AppEnv } from "./routes/env.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -86,6 +86,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   registerPublicRoutes(app);
   app.use("/v1/*", authenticate());
   app.use("/v1/*", rateLimit());
+  app.use("/v1/*", noNulInUrl());
   app.use("/v1/*", strictJsonBodies());
   registerV1Routes(app);
 

@@ -43,6 +43,36 @@ export function storable(s: z.ZodString): z.ZodString {
 }
 
 /**
+ * Refuses U+0000 in the path or the query string before any route runs, naming where it was
+ * (`path`, `query.<name>`): no id, filter or cursor may hold it, and PostgreSQL cannot store or
+ * compare it, which left the database's error (no field named) to answer.
+ */
+export function noNulInUrl(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    const errors: FieldError[] = [];
+    let path = url.pathname;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      // Malformed escapes are the router's to refuse.
+    }
+    if (path.includes(NUL)) errors.push({ path: "path", message: NUL_MESSAGE, code: "invalid_string" });
+    for (const [name, value] of url.searchParams)
+      if (value.includes(NUL) || name.includes(NUL))
+        errors.push({
+          path: `query.${name.replaceAll(NUL, "\\u0000")}`,
+          message: NUL_MESSAGE,
+          code: "invalid_string",
+        });
+    if (errors.length) throw new ValidationError("the request URL contains the NUL character", errors);
+    await next();
+  };
+}
+
+const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
+
+/**
  * Where a JSON document (a schema, an example) holds a string or key with U+0000, as a path
  * relative to it; null if none. Bounded by MAX_JSON_DEPTH, which `strictJsonBodies` enforced.
  */

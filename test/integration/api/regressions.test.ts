@@ -143,10 +143,16 @@ describe("NUL and control characters in stored strings → 400 naming the field 
     expectProblem(res, 400, "validation_failed", [path]);
   });
 
-  test("a NUL that reaches Postgres anyway (a query filter) is a generic 400, never a 500", async () => {
+  test("a NUL in a query filter is refused naming it before it reaches Postgres, never a 500", async () => {
     const res = await t.request("GET", "/v1/audit-log?action=a%00b");
-    expectProblem(res, 400, "bad_request");
-    expect(res.body.detail).toBe("the request contains a value the database cannot store or compare");
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.errors).toEqual([
+      {
+        path: "query.action",
+        message: "must not contain the NUL character (U+0000)",
+        code: "invalid_string",
+      },
+    ]);
     expect(res.text).not.toMatch(/unicode|utf8|0x00|postgres/i);
   });
 
@@ -615,5 +621,21 @@ describe("second fresh-user pass", () => {
       body: { type: "signal.changed", symbol: "btc", data: signal },
     });
     expect(ok.status, ok.text).toBe(202);
+  });
+});
+
+describe("U+0000 in the URL", () => {
+  test.each([
+    ["a query filter", "/v1/audit-log?action=a%00b", [{ path: "query.action" }]],
+    ["a path id", "/v1/endpoints/ep_%00x", [{ path: "path" }]],
+    ["a list filter", "/v1/deliveries?endpointId=ep_%00", [{ path: "query.endpointId" }]],
+  ])("%s → 400 naming it, not the database's error", async (_name, url, errors) => {
+    const res = await t.request("GET", url);
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(res.body).toMatchObject({ type: "/problems/validation_failed", status: 400 });
+    expect(res.body.errors).toMatchObject(
+      errors.map((e) => ({ ...e, message: "must not contain the NUL character (U+0000)" })),
+    );
   });
 });

@@ -190,6 +190,16 @@ describe("validation: one bad row rejects the whole batch", () => {
       [{ path: "body.snapshots.0.symbol", code: "invalid_format" }],
     ],
     ["an empty batch", [], [{ path: "body.snapshots", code: "too_small" }]],
+    [
+      "a NUL in a grade's label (the database could not store it)",
+      [grade("NVDA", 1, 50, "a\u0000b")],
+      [{ path: "body.snapshots.0.label", code: "custom" }],
+    ],
+    [
+      "a control character in a component's name",
+      [{ ...grade("NVDA", 1, 50, "Buy"), components: { "q\u0000": 1 } }],
+      [{ path: "body.snapshots.0.components.q\u0000" }],
+    ],
   ])("%s → 400 naming the field, nothing stored", async (_name, snapshots, errors) => {
     const res = await t.request("PUT", "/v1/signals", { body: { snapshots } });
     expect(res.status).toBe(400);
