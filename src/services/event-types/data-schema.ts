@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { fullFormats } from "ajv-formats/dist/formats.js";
+import { RE2JS } from "re2js";
 
 /**
  * JSON Schema (draft 2020-12) for event `data`: checks an operator's schema when a type is
@@ -19,6 +20,23 @@ const MAX_CACHED = 500;
 /** One problem, with a dotted path relative to the document (`current.value`; "" = the root). */
 export type SchemaProblem = { path: string; message: string; code: string };
 
+/**
+ * `pattern` and `patternProperties` run on RE2 (re2js, a pure-JS port): matching takes time linear
+ * in the input, so an operator's backtracking pattern (`^(a+)+$`) cannot freeze the API's event
+ * loop on a crafted value, as JavaScript's RegExp did (~1 s at 28 characters, doubling with each
+ * one more). RE2 has no lookaround and no backreferences: a schema using them is refused when its
+ * type is created (a bad `pattern`), not accepted and then slow.
+ */
+const re2: ((pattern: string, flags: string) => { test: (s: string) => boolean }) & { code: string } =
+  Object.assign(
+    (pattern: string, flags: string) => {
+      const re = RE2JS.compile(pattern);
+      // Ajv shares compiled patterns by their toString(): it must tell patterns apart.
+      return { test: (s: string) => re.test(s), toString: () => `re2:/${pattern}/${flags}` };
+    },
+    { code: "re2js" },
+  );
+
 // Not strict: operator schemas may carry vendor keywords (`x-…`) and formats we do not know, which
 // are annotations. Used schemas are not registered by `$id`, so two types may share an `$id`.
 const ajv = new Ajv2020({
@@ -27,6 +45,7 @@ const ajv = new Ajv2020({
   formats: fullFormats,
   addUsedSchema: false,
   logger: false,
+  code: { regExp: re2 },
 });
 
 const cache = new Map<string, ValidateFunction>();

@@ -352,6 +352,11 @@ describe("event data is validated against its type's JSON Schema", () => {
       path: "body.schema",
     },
     {
+      what: "a pattern RE2 cannot run (lookahead)",
+      schema: { type: "object", properties: { a: { type: "string", pattern: "^(?=x)x+$" } } },
+      path: "body.schema",
+    },
+    {
       what: "an unresolvable $ref",
       schema: { $ref: "https://example.com/remote.json" },
       path: "body.schema",
@@ -371,6 +376,41 @@ describe("event data is validated against its type's JSON Schema", () => {
       res.text,
     ).toBe(true);
     expect((await t.request("GET", "/v1/event-types/bad.schema")).status).toBe(404);
+  });
+
+  test("a backtracking pattern answers at once: patterns run on RE2, linear in the input", async () => {
+    const type = "redos.check";
+    const created = await t.request("POST", "/v1/event-types", {
+      body: {
+        name: type,
+        description: "x",
+        schema: { type: "object", properties: { s: { type: "string", pattern: "^(a+)+$" } } },
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    // 60 characters: a backtracking engine would need ~2^60 steps (JavaScript's RegExp took ~1 s
+    // at 28); RE2 answers in one pass, so this simply completes.
+    const res = await t.request("POST", "/v1/events", { body: { type, data: { s: `${"a".repeat(60)}!` } } });
+    expectProblem(res, 422, "unprocessable", ["body.data.s"]);
+    const ok = await t.request("POST", "/v1/events", { body: { type, data: { s: "a".repeat(60) } } });
+    expect(ok.status).toBe(202);
+    // Each pattern is its own: two in one schema are both applied, each to its own field.
+    const two = "redos.two";
+    const made = await t.request("POST", "/v1/event-types", {
+      body: {
+        name: two,
+        description: "x",
+        schema: {
+          type: "object",
+          properties: { x: { type: "string", pattern: "^x+$" }, y: { type: "string", pattern: "^y+$" } },
+        },
+      },
+    });
+    expect(made.status, made.text).toBe(201);
+    const swapped = await t.request("POST", "/v1/events", { body: { type: two, data: { x: "y", y: "x" } } });
+    expectProblem(swapped, 422, "unprocessable", ["body.data.x", "body.data.y"]);
+    const right = await t.request("POST", "/v1/events", { body: { type: two, data: { x: "xx", y: "yy" } } });
+    expect(right.status).toBe(202);
   });
 
   test("an example that does not match the type's own schema → 400 naming body.example", async () => {
