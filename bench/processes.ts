@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { NODE_FLAGS } from "../src/cli/node-flags.ts";
+import { NODE_FLAGS, PROCESS_ENV } from "../src/cli/node-flags.ts";
 import { freePort } from "../test/helpers/ports.ts";
 
 export const REPO = fileURLToPath(new URL("../", import.meta.url));
@@ -13,7 +13,13 @@ export async function startSignalpost(role: "api" | "worker", env: Record<string
   const port = await freePort();
   const child = spawn(process.execPath, [...NODE_FLAGS, "src/cli/main.ts", role], {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      ...PROCESS_ENV,
+      ...env,
+      PORT: String(port),
+    },
     stdio: ["ignore", "ignore", process.env.BENCH_VERBOSE ? "inherit" : "ignore"],
   });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
