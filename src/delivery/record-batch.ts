@@ -99,6 +99,8 @@ async function recordInTransaction(
     // Predicting: the counting is sent now (first, so it takes the deliveries' row locks first, as
     // when it is awaited) and checked once the writes computed from the prediction have gone too.
     const counting = predict ? count.then((rows) => rows) : null;
+    // Awaited below; until then a failure must not count as unhandled.
+    counting?.catch(() => {});
     const byId: Map<string, Counted> = predict
       ? new Map(
           items.map(({ recording: { delivery: d } }) => [
