@@ -123,6 +123,8 @@ async function recordInTransaction(
     /** Per endpoint, in order: clear failing_since (a success), then set it from `setAt` (a later failure). */
     const failing = new Map<string, { clear: boolean; setAt: Date | null }>();
     const health: { endpointId: string; succeeded: boolean }[] = [];
+    /** Deliveries whose attempt was superseded by a newer generation (a manual retry meanwhile). */
+    const superseded: string[] = [];
     const out: AttemptReport[] = [];
 
     for (const { recording, result, outcome, masked } of items) {
@@ -170,8 +172,11 @@ async function recordInTransaction(
       });
       const statusCode = result.kind === "response" ? result.status : null;
       const lastError = errorMessage ?? (outcome === "failed" ? `HTTP ${statusCode}` : null);
-      // Another job (a manual retry) took over while this request was in flight: log, change nothing else.
+      // Another job (a manual retry) took over while this request was in flight: log, change nothing
+      // else — except that this attempt, counted above, belongs to the cycle it was made in, not to
+      // the one the retry started: that one's start moves past it, so its schedule stays whole.
       if (updated.generation !== job.generation || updated.status !== "pending") {
+        if (updated.generation !== job.generation) superseded.push(delivery.id);
         out.push({
           deliveryId: delivery.id,
           endpointId: endpoint.id,
@@ -304,9 +309,17 @@ async function recordInTransaction(
     // round trip instead of one each, and run in this order on the server (the lock order). With
     // jobs to settle, the same round trip asks whether others wait for the slots they free (the
     // dispatcher fetches again only then).
-    const [, , , , , waitingNow, counted] = await Promise.all([
+    const [, , , , , , waitingNow, counted] = await Promise.all([
       attemptRows.length ? tx.insert(attempts).values(attemptRows) : null,
       applyFinals(tx, finals),
+      superseded.length
+        ? tx.execute(sql`
+            update deliveries set cycle_start = cycle_start + 1
+            where id in (${sql.join(
+              superseded.map((id) => sql`${id}`),
+              sql`, `,
+            )})`)
+        : null,
       applyFailingSince(tx, failing),
       applyHealth(deps, tx, health),
       gone.size ? null : jobs(),

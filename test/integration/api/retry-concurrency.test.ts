@@ -184,3 +184,48 @@ describe("parallel retries of one delivery", () => {
     await rx.close();
   });
 });
+
+describe("a retry while a scheduled attempt is in flight", () => {
+  test("the superseded attempt is logged but does not use up a step of the fresh cycle", async () => {
+    const ten = await createTenantWithKey(t.deps.db);
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // The first (scheduled) request is held open until the manual attempt has been recorded; every
+    // request fails (500).
+    const rx = await startReceiver(async (_req, i) => {
+      if (i === 0) await held;
+      return { status: 500 };
+    });
+    const ep = await endpointFor(ten, rx.url, [300, 600]);
+    const ev = await publish(t, "webhook.test", { n: 1 }, { tenantId: ten.tenantId });
+    await rx.waitFor(1);
+    const d = await waitUntil(
+      async () => (await t.deps.db.select().from(deliveries).where(eq(deliveries.eventId, ev.id)))[0] ?? null,
+      5_000,
+      "the delivery row",
+    );
+    const retried = await t.request("POST", `/v1/deliveries/${d.id}/retry`, { token: ten.token });
+    expect(retried.status).toBe(202);
+    await waitUntil(
+      async () => (await attemptsOf(t, d.id)).length === 1 || null,
+      5_000,
+      "the manual attempt",
+    );
+    release();
+    const done = await settledDelivery(t, ev.id, ep, { statuses: ["dead"], timeoutMs: 10_000 });
+    const rows = await attemptsOf(t, d.id);
+    // The manual attempt, the superseded scheduled one (recorded second), then both retries of the
+    // fresh cycle's schedule: the superseded attempt did not count against it.
+    expect(triggers(rows)).toEqual([
+      [1, "manual"],
+      [2, "scheduled"],
+      [3, "scheduled"],
+      [4, "scheduled"],
+    ]);
+    expect(done).toMatchObject({ status: "dead", attemptCount: 4, cycleStart: 1 });
+    expect(rx.requests).toHaveLength(4);
+    await rx.close();
+  });
+});
