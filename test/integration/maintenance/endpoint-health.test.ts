@@ -136,11 +136,14 @@ describe("endpoint rate limit", () => {
       await publish(t, tenantId, 20);
       const got = await rx.waitFor(20, 20_000);
       const span = (got.at(-1) as Received).at - (got[0] as Received).at;
-      // 20 at 5/s: at least 4 windows, so the last goes out 3 s or more after the first.
-      expect(span).toBeGreaterThanOrEqual(2_800);
       const perSecond = new Map<number, number>();
       for (const r of got)
         perSecond.set(Math.floor(r.at / 1000), (perSecond.get(Math.floor(r.at / 1000)) ?? 0) + 1);
+      // 20 at 5/s fill at least 4 of the database's one-second windows (unlimited, they would all
+      // arrive within ~100 ms). Windows are fixed, so the first may come late in its window and the
+      // last early in its own: the span is over 2 s, not necessarily 3 (2,710 ms was seen).
+      expect(perSecond.size).toBeGreaterThanOrEqual(4);
+      expect(span).toBeGreaterThanOrEqual(2_000);
       // Admission uses the database's one-second windows; arrival here can straddle a boundary by ms.
       expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(7);
       const rows = await eventually(async () => {
