@@ -58,8 +58,20 @@ describe("circuit breaker", () => {
       expect(rx.requests).toHaveLength(3);
       failing = false;
 
-      // 1 probe + the 4 waiting deliveries, all succeed; no other request.
-      await rx.waitFor(3 + 5, 15_000);
+      // 1 probe + the 4 waiting deliveries, all succeed; no other request. On a timeout, say where
+      // every delivery and its job stood (a loaded CI run once got 7 of 8 in 15 s).
+      await rx.waitFor(3 + 5, 30_000).catch(async (err: unknown) => {
+        const state = await t.deps.sql`
+          select d.id, d.status, d.generation, d.attempt_count, d.next_attempt_at,
+                 (select json_agg(json_build_object('state', j.state, 'gen', j.data->'generation',
+                   'startAfter', j.start_after, 'retry', j.retry_count))
+                    from pgboss.job j where j.name = 'deliver' and j.data->>'deliveryId' = d.id) as jobs
+          from deliveries d where d.endpoint_id = ${ep.id}`;
+        const [h] = await t.deps.sql`select * from endpoint_health where endpoint_id = ${ep.id}`;
+        throw new Error(
+          `${(err as Error).message}; health ${JSON.stringify(h)}; deliveries ${JSON.stringify(state)}`,
+        );
+      });
       const third = firstThree[2] as Received;
       const probe = rx.requests[3] as Received;
       expect(probe.at - third.at).toBeGreaterThanOrEqual(1400);

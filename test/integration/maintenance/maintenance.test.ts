@@ -153,7 +153,10 @@ describe("auto-disable", () => {
     });
 
     const { disabled } = await disableLongFailingEndpoints(t.deps, { afterMs: 2000 });
-    expect(disabled).toEqual([failing.id]);
+    // Endpoints of earlier tests in this file may have been failing long enough too (seen under a
+    // loaded CI run): only this test's own are judged.
+    expect(disabled).toContain(failing.id);
+    for (const id of [young.id, unrelated.id, foreign.id]) expect(disabled).not.toContain(id);
 
     const [ep] = await t.deps.db.select().from(endpoints).where(eq(endpoints.id, failing.id));
     expect(ep?.disabled).toBe(true);
