@@ -121,11 +121,16 @@ export async function cpuSecondsOf(pid: number, opts: { reapedChildren?: boolean
  * cutime/cstime (without it, a pool connection closing mid-phase made the sum go down).
  */
 export async function postgresCpuSeconds(): Promise<number> {
+  return sumOverPostgres((pid) => cpuSecondsOf(pid, { reapedChildren: true }));
+}
+
+/** `read` summed over every live process named `postgres`. */
+async function sumOverPostgres(read: (pid: number) => Promise<number>): Promise<number> {
   let total = 0;
   for (const name of await readdir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const comm = await readFile(`/proc/${name}/comm`, "utf8").catch(() => "");
-    if (comm.trim() === "postgres") total += await cpuSecondsOf(Number(name), { reapedChildren: true });
+    if (comm.trim() === "postgres") total += await read(Number(name));
   }
   return total;
 }
@@ -142,13 +147,7 @@ export async function writeSyscallsOf(pid: number): Promise<number> {
 
 /** Write system calls of every live `postgres` process (backends that exited are not counted). */
 export async function postgresWriteSyscalls(): Promise<number> {
-  let total = 0;
-  for (const name of await readdir("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const comm = await readFile(`/proc/${name}/comm`, "utf8").catch(() => "");
-    if (comm.trim() === "postgres") total += await writeSyscallsOf(Number(name));
-  }
-  return total;
+  return sumOverPostgres(writeSyscallsOf);
 }
 
 /** n, p50/p95/p99 and max of a list of milliseconds (null when empty): the receiver's and the bench's. */

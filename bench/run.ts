@@ -123,17 +123,14 @@ async function main(): Promise<void> {
     };
     const d = deps;
     /** CPU seconds so far of each part of the system under test, to read a phase's cost per event. */
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
     const cpu = async () => ({
-      api: (await Promise.all(apis.map((a) => cpuSecondsOf(a.child.pid ?? 0)))).reduce((x, y) => x + y, 0),
-      workers: (await Promise.all(workers.map((w) => cpuSecondsOf(w.child.pid ?? 0)))).reduce(
-        (x, y) => x + y,
-        0,
-      ),
+      api: sum(await Promise.all(apis.map((a) => cpuSecondsOf(a.child.pid ?? 0)))),
+      workers: sum(await Promise.all(workers.map((w) => cpuSecondsOf(w.child.pid ?? 0)))),
       postgres: await postgresCpuSeconds(),
       receiver: await cpuSecondsOf(receiver.pid),
       loadGenerator: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
     });
-    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
     const writes = async () => ({
       api: sum(await Promise.all(apis.map((a) => writeSyscallsOf(a.child.pid ?? 0)))),
       workers: sum(await Promise.all(workers.map((w) => writeSyscallsOf(w.child.pid ?? 0)))),

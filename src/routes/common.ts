@@ -19,6 +19,7 @@ export const MAX_JSON_DEPTH = 64;
  * exempt: it is stored as the serialised envelope, where a NUL is the escape `\u0000`.
  */
 const NUL = "\u0000";
+const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
 /** Every C0 control and DEL (and the C1 range): for names, keys and one-line values. */
 const CONTROL = /\p{Cc}/u;
 /** Control characters other than tab, line feed and carriage return: for free text. */
@@ -39,7 +40,7 @@ export function plainText(s: z.ZodString): z.ZodString {
 
 /** A string that only has to be storable (ids, filters): no U+0000. */
 export function storable(s: z.ZodString): z.ZodString {
-  return s.refine((v) => !v.includes(NUL), "must not contain the NUL character (U+0000)");
+  return s.refine((v) => !v.includes(NUL), NUL_MESSAGE);
 }
 
 /**
@@ -69,8 +70,6 @@ export function noNulInUrl(): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
-
-const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
 
 /**
  * Where a JSON document (a schema, an example) holds a string or key with U+0000, as a path
