@@ -70,9 +70,11 @@ const resolver: Resolver = async (host) => {
 beforeAll(async () => {
   t = await startTestApp({ build: { resolver }, env: { SSRF_ALLOW_CIDRS: "127.0.0.1/32" } });
   legit = await startReceiver(() => ({ status: 200 }));
+  // First: a port picked for 127.0.0.2 may carry the same number as 127.0.0.1's (seen in CI as
+  // EADDRINUSE), so the fixed one is bound before the picked ones.
+  rebindCanary = await canary("127.0.0.2", legit.port);
   v4 = await canary("127.0.0.2");
   v6 = await canary("::1");
-  rebindCanary = await canary("127.0.0.2", legit.port);
   canaries.push(v4, v6, rebindCanary);
 });
 
