@@ -1,6 +1,7 @@
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { inArray } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../../db/client.ts";
-import { deliveries, endpoints, events, tenants } from "../../db/schema/index.ts";
+import { run } from "../../db/raw.ts";
+import { events } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { enqueueDeliveries, enqueueFanout } from "../jobs/enqueue.ts";
 import { newId } from "../lib/ids.ts";
@@ -128,26 +129,17 @@ async function candidateEndpoints(
   const tenantIds = batch.some((e) => e.tenantId === null)
     ? null
     : [...new Set(batch.flatMap((e) => e.tenantId ?? []))];
-  const query = db
-    .select({
-      id: endpoints.id,
-      tenantId: endpoints.tenantId,
-      eventTypes: endpoints.eventTypes,
-      symbols: endpoints.symbols,
-      maxConcurrency: endpoints.maxConcurrency,
-    })
-    .from(endpoints)
-    .innerJoin(tenants, eq(tenants.id, endpoints.tenantId))
-    .where(
-      and(
-        isNull(endpoints.deletedAt),
-        eq(endpoints.disabled, false),
-        isNull(tenants.deletedAt),
-        tenantIds ? inArray(endpoints.tenantId, tenantIds) : undefined,
-      ),
-    );
-  return limit === undefined ? query : query.limit(limit);
+  return run<Candidate>(db, CANDIDATES, [tenantIds, limit ?? null]);
 }
+
+/** Live endpoints of live tenants ($1: the tenants, null = all), at most $2 (null = no limit). */
+const CANDIDATES = `
+  select e.id, e.tenant_id as "tenantId", e.event_types as "eventTypes", e.symbols,
+         e.max_concurrency as "maxConcurrency"
+  from endpoints e join tenants t on t.id = e.tenant_id
+  where e.deleted_at is null and not e.disabled and t.deleted_at is null
+    and ($1::text[] is null or e.tenant_id = any($1::text[]))
+  limit $2::int`;
 
 function matchTargets(batch: readonly FanoutEvent[], candidates: readonly Candidate[]): Target[] {
   return batch.flatMap((event) =>
@@ -181,8 +173,14 @@ async function createDeliveries(
     endpointId: endpoint.id,
     tenantId: endpoint.tenantId,
     eventType: event.type,
-    nextAttemptAt: sql`now()`,
   }));
+  const columns = [
+    rows.map((r) => r.id),
+    rows.map((r) => r.eventId),
+    rows.map((r) => r.endpointId),
+    rows.map((r) => r.tenantId),
+    rows.map((r) => r.eventType),
+  ];
   const limits = new Map(targets.map((t) => [t.endpoint.id, t.endpoint.maxConcurrency]));
   const jobsFor = (ds: readonly { id: string; endpointId: string }[]) =>
     enqueueDeliveries(
@@ -197,14 +195,22 @@ async function createDeliveries(
       })),
     );
   if (fresh) {
-    await Promise.all([tx.insert(deliveries).values(rows), jobsFor(rows)]);
+    await Promise.all([run(tx, INSERT_DELIVERIES, columns), jobsFor(rows)]);
     return rows.length;
   }
-  const inserted = await tx
-    .insert(deliveries)
-    .values(rows)
-    .onConflictDoNothing({ target: [deliveries.eventId, deliveries.endpointId] })
-    .returning({ id: deliveries.id, endpointId: deliveries.endpointId });
+  const inserted = await run<{ id: string; endpointId: string }>(tx, INSERT_NEW_DELIVERIES, columns);
   await jobsFor(inserted);
   return inserted.length;
 }
+
+/** Deliveries, one per element of the arrays (id, event, endpoint, tenant, event type), due now. */
+const INSERT_DELIVERIES = `
+  insert into deliveries (id, event_id, endpoint_id, tenant_id, event_type, next_attempt_at)
+  select id, event_id, endpoint_id, tenant_id, event_type, now()
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+    as r(id, event_id, endpoint_id, tenant_id, event_type)`;
+
+/** The same, skipping (event, endpoint) pairs that have a delivery; returns those inserted. */
+const INSERT_NEW_DELIVERIES = `${INSERT_DELIVERIES}
+  on conflict (event_id, endpoint_id) do nothing
+  returning id, endpoint_id as "endpointId"`;

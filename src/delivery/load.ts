@@ -1,13 +1,10 @@
-import { eq, inArray, sql } from "drizzle-orm";
+import { rowMapper, run } from "../../db/raw.ts";
 import {
   type Delivery,
   deliveries,
   type Endpoint,
   type EndpointSecret,
-  endpointHealth,
-  endpointSecrets,
   endpoints,
-  events,
 } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 
@@ -47,37 +44,17 @@ export async function loadDeliveries(
   const out = new Map<string, LoadedDelivery>();
   if (deliveryIds.length === 0) return out;
   const ids = [...new Set(deliveryIds)];
-  const now = deps.now();
-  const rows = await deps.db
-    .select({
-      delivery: deliveries,
-      endpoint: endpoints,
-      eventBody: events.body,
-      eventId: events.id,
-      circuitState: endpointHealth.circuitState,
-      // Not expired at load time, oldest first.
-      secrets: sql<SecretJson[] | string>`coalesce((
-        select json_agg(json_build_object(
-          'id', s.id, 'endpointId', s.endpoint_id, 'scheme', s.scheme, 'keyId', s.key_id,
-          'ciphertext', s.ciphertext, 'expiresAt', s.expires_at, 'createdAt', s.created_at
-        ) order by s.created_at, s.id)
-        from ${endpointSecrets} s
-        where s.endpoint_id = ${endpoints.id} and (s.expires_at is null or s.expires_at > ${now.toISOString()}::timestamptz)
-      ), '[]'::json)`,
-    })
-    .from(deliveries)
-    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
-    .innerJoin(events, eq(events.id, deliveries.eventId))
-    .leftJoin(endpointHealth, eq(endpointHealth.endpointId, endpoints.id))
-    .where(inArray(deliveries.id, ids));
+  const rows = await run(deps.db, LOAD, [ids, deps.now().toISOString()]);
   for (const r of rows) {
-    const list = (typeof r.secrets === "string" ? JSON.parse(r.secrets) : r.secrets) as SecretJson[];
-    out.set(r.delivery.id, {
-      delivery: r.delivery,
-      endpoint: r.endpoint,
-      eventBody: r.eventBody,
-      eventId: r.eventId,
-      circuitState: r.circuitState,
+    const secrets = r.secrets as SecretJson[] | string;
+    const list = (typeof secrets === "string" ? JSON.parse(secrets) : secrets) as SecretJson[];
+    const delivery = DELIVERY.map(r);
+    out.set(delivery.id, {
+      delivery,
+      endpoint: ENDPOINT.map(r),
+      eventBody: r.event_body as string,
+      eventId: r.event_id as string,
+      circuitState: (r.circuit_state as string | null) ?? null,
       secrets: list.map((x) => ({
         ...x,
         expiresAt: x.expiresAt === null ? null : new Date(x.expiresAt),
@@ -87,3 +64,24 @@ export async function loadDeliveries(
   }
   return out;
 }
+
+const DELIVERY = rowMapper(deliveries, "d", "d_");
+const ENDPOINT = rowMapper(endpoints, "e", "e_");
+
+/** $1: the delivery ids; $2: now (secrets expired by then are left out). Constant text (db/raw.ts). */
+const LOAD = `
+  select ${DELIVERY.columns}, ${ENDPOINT.columns},
+    ev.body as event_body, ev.id as event_id, h.circuit_state,
+    coalesce((
+      select json_agg(json_build_object(
+        'id', s.id, 'endpointId', s.endpoint_id, 'scheme', s.scheme, 'keyId', s.key_id,
+        'ciphertext', s.ciphertext, 'expiresAt', s.expires_at, 'createdAt', s.created_at
+      ) order by s.created_at, s.id)
+      from endpoint_secrets s
+      where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > $2::timestamptz)
+    ), '[]'::json) as secrets
+  from deliveries d
+  join endpoints e on e.id = d.endpoint_id
+  join events ev on ev.id = d.event_id
+  left join endpoint_health h on h.endpoint_id = e.id
+  where d.id = any($1::text[])`;

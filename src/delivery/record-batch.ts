@@ -1,6 +1,6 @@
-import { sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.ts";
-import { type AttemptOutcome, attempts } from "../../db/schema/index.ts";
+import { iso, run } from "../../db/raw.ts";
+import type { AttemptOutcome, AttemptTrigger } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { recordEndpointHealth } from "../endpoint-health/outcome.ts";
 import {
@@ -38,8 +38,6 @@ type Final = {
   code: number | null;
   lastError: string | null;
 };
-
-const ts = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** A delivery's counters right after its attempt was counted. */
 type Counted = { id: string; attempt_count: number; generation: number; status: string; cycle_start: number };
@@ -87,15 +85,11 @@ async function recordInTransaction(
   const reports = await deps.db.transaction(async (tx): Promise<AttemptReport[]> => {
     after.length = 0;
     const finishedAt = deps.now();
-    const count = tx.execute<Counted>(sql`
-      update deliveries d
-      set attempt_count = d.attempt_count + 1, last_attempt_at = v.started, updated_at = ${ts(finishedAt)}::timestamptz
-      from (values ${sql.join(
-        items.map((i) => sql`(${i.recording.delivery.id}::text, ${ts(i.recording.now)}::timestamptz)`),
-        sql`, `,
-      )}) as v(id, started)
-      where d.id = v.id
-      returning d.id, d.attempt_count, d.generation, d.status, d.cycle_start`);
+    const count = run<Counted>(tx, COUNT_ATTEMPTS, [
+      items.map((i) => i.recording.delivery.id),
+      items.map((i) => i.recording.now.toISOString()),
+      finishedAt.toISOString(),
+    ]);
     // Predicting: the counting is sent now (first, so it takes the deliveries' row locks first, as
     // when it is awaited) and checked once the writes computed from the prediction have gone too.
     const counting = predict ? count.then((rows) => rows) : null;
@@ -116,7 +110,7 @@ async function recordInTransaction(
         )
       : new Map((await count).map((r) => [r.id, r]));
 
-    const attemptRows: (typeof attempts.$inferInsert)[] = [];
+    const attemptRows: AttemptRow[] = [];
     const finals: Final[] = [];
     const retries: DeliverJobInput[] = [];
     const gone = new Map<string, true>();
@@ -310,16 +304,9 @@ async function recordInTransaction(
     // jobs to settle, the same round trip asks whether others wait for the slots they free (the
     // dispatcher fetches again only then).
     const [, , , , , , waitingNow, counted] = await Promise.all([
-      attemptRows.length ? tx.insert(attempts).values(attemptRows) : null,
+      attemptRows.length ? insertAttempts(tx, attemptRows) : null,
       applyFinals(tx, finals),
-      superseded.length
-        ? tx.execute(sql`
-            update deliveries set cycle_start = cycle_start + 1
-            where id in (${sql.join(
-              superseded.map((id) => sql`${id}`),
-              sql`, `,
-            )})`)
-        : null,
+      superseded.length ? run(tx, NEW_CYCLE, [superseded]) : null,
       applyFailingSince(tx, failing),
       applyHealth(deps, tx, health),
       gone.size ? null : jobs(),
@@ -371,24 +358,18 @@ function asPredicted(counted: readonly Counted[], predicted: ReadonlyMap<string,
 
 async function applyFinals(tx: Tx, finals: readonly Final[]): Promise<void> {
   if (finals.length === 0) return;
-  const rows = finals.map(
-    (f) =>
-      sql`(${f.id}::text, ${f.expectedGeneration}::int, ${f.status}::text, ${ts(f.completedAt)}::timestamptz,
-        ${ts(f.nextAt)}::timestamptz, ${f.generation}::int, ${f.cycleBump}::int, ${f.setCode}::boolean,
-        ${f.code}::int, ${f.lastError}::text)`,
-  );
-  await tx.execute(sql`
-    update deliveries d set
-      status = v.status,
-      completed_at = case when v.status = 'pending' then d.completed_at else v.completed_at end,
-      next_attempt_at = v.next_at,
-      generation = v.generation,
-      cycle_start = d.cycle_start + v.cycle_bump,
-      last_status_code = case when v.set_code then v.code else d.last_status_code end,
-      last_error = v.last_error
-    from (values ${sql.join(rows, sql`, `)})
-      as v(id, expected_generation, status, completed_at, next_at, generation, cycle_bump, set_code, code, last_error)
-    where d.id = v.id and d.generation = v.expected_generation and d.status = 'pending'`);
+  await run(tx, APPLY_FINALS, [
+    finals.map((f) => f.id),
+    finals.map((f) => f.expectedGeneration),
+    finals.map((f) => f.status),
+    finals.map((f) => iso(f.completedAt)),
+    finals.map((f) => iso(f.nextAt)),
+    finals.map((f) => f.generation),
+    finals.map((f) => f.cycleBump),
+    finals.map((f) => f.setCode),
+    finals.map((f) => f.code),
+    finals.map((f) => f.lastError),
+  ]);
 }
 
 async function applyFailingSince(
@@ -397,16 +378,12 @@ async function applyFailingSince(
 ): Promise<void> {
   if (failing.size === 0) return;
   // Sorted, so concurrent batches lock endpoint rows in the same order.
-  const rows = [...failing.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([id, f]) => sql`(${id}::text, ${f.clear}::boolean, ${ts(f.setAt)}::timestamptz)`);
-  await tx.execute(sql`
-    update endpoints e set failing_since = case
-      when v.set_at is null then null
-      when v.clear then v.set_at
-      else coalesce(e.failing_since, v.set_at) end
-    from (values ${sql.join(rows, sql`, `)}) as v(id, clear, set_at)
-    where e.id = v.id`);
+  const rows = [...failing.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  await run(tx, APPLY_FAILING_SINCE, [
+    rows.map(([id]) => id),
+    rows.map(([, f]) => f.clear),
+    rows.map(([, f]) => iso(f.setAt)),
+  ]);
 }
 
 /**
@@ -427,12 +404,7 @@ async function applyHealth(
   const successIds = [...new Set(sorted.filter((o) => o.succeeded).map((o) => o.endpointId))];
   const dirty = new Set<string>();
   if (successIds.length) {
-    const rows = await tx.execute<{ endpoint_id: string }>(sql`
-      select endpoint_id from endpoint_health
-      where endpoint_id in (${sql.join(
-        successIds.map((id) => sql`${id}`),
-        sql`, `,
-      )}) and (consecutive_failures > 0 or circuit_state <> 'closed')`);
+    const rows = await run<{ endpoint_id: string }>(tx, HEALTH_TO_RESET, [successIds]);
     for (const r of rows) dirty.add(r.endpoint_id);
   }
   for (const op of sorted) {
@@ -442,3 +414,102 @@ async function applyHealth(
     else dirty.add(op.endpointId);
   }
 }
+
+/** An `attempts` row as recordInTransaction builds it. */
+type AttemptRow = {
+  id: string;
+  deliveryId: string;
+  tenantId: string;
+  endpointId: string;
+  number: number;
+  trigger: AttemptTrigger;
+  outcome: AttemptOutcome;
+  url: string;
+  startedAt: Date;
+  durationMs: number;
+  requestHeaders: Record<string, string>;
+  statusCode: number | null;
+  errorClass: string | null;
+  errorMessage: string | null;
+  responseHeaders: Record<string, string> | null;
+  responseBody: string | null;
+  responseTruncated: boolean;
+};
+
+function insertAttempts(tx: Tx, rows: readonly AttemptRow[]): Promise<unknown> {
+  return run(tx, INSERT_ATTEMPTS, [
+    rows.map((r) => r.id),
+    rows.map((r) => r.deliveryId),
+    rows.map((r) => r.tenantId),
+    rows.map((r) => r.endpointId),
+    rows.map((r) => r.number),
+    rows.map((r) => r.trigger),
+    rows.map((r) => r.outcome),
+    rows.map((r) => r.url),
+    rows.map((r) => r.startedAt.toISOString()),
+    rows.map((r) => r.durationMs),
+    rows.map((r) => JSON.stringify(r.requestHeaders)),
+    rows.map((r) => r.statusCode),
+    rows.map((r) => r.errorClass),
+    rows.map((r) => r.errorMessage),
+    rows.map((r) => (r.responseHeaders === null ? null : JSON.stringify(r.responseHeaders))),
+    rows.map((r) => r.responseBody),
+    rows.map((r) => r.responseTruncated),
+  ]);
+}
+
+// The batch's statements, constant texts taking their rows as arrays (db/raw.ts): one prepared
+// statement each, whatever the batch size.
+
+/** Counts the attempts: $1 delivery ids, $2 their start times, $3 now. */
+const COUNT_ATTEMPTS = `
+  update deliveries d
+  set attempt_count = d.attempt_count + 1, last_attempt_at = v.started, updated_at = $3::timestamptz
+  from unnest($1::text[], $2::text[]::timestamptz[]) as v(id, started)
+  where d.id = v.id
+  returning d.id, d.attempt_count, d.generation, d.status, d.cycle_start`;
+
+const INSERT_ATTEMPTS = `
+  insert into attempts (id, delivery_id, tenant_id, endpoint_id, number, trigger, outcome, url, started_at,
+    duration_ms, request_headers, status_code, error_class, error_message, response_headers, response_body,
+    response_truncated)
+  select id, delivery_id, tenant_id, endpoint_id, number, trigger, outcome, url, started_at,
+    duration_ms, request_headers::jsonb, status_code, error_class, error_message, response_headers::jsonb,
+    response_body, response_truncated
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
+    $9::text[]::timestamptz[], $10::int[], $11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[],
+    $17::boolean[])
+    as r(id, delivery_id, tenant_id, endpoint_id, number, trigger, outcome, url, started_at, duration_ms,
+      request_headers, status_code, error_class, error_message, response_headers, response_body, response_truncated)`;
+
+/** Superseded attempts ($1 delivery ids) belong to the cycle they were made in. */
+const NEW_CYCLE = "update deliveries set cycle_start = cycle_start + 1 where id = any($1::text[])";
+
+/** Final states, applied only while a delivery still has the generation its job carried. */
+const APPLY_FINALS = `
+  update deliveries d set
+    status = v.status,
+    completed_at = case when v.status = 'pending' then d.completed_at else v.completed_at end,
+    next_attempt_at = v.next_at,
+    generation = v.generation,
+    cycle_start = d.cycle_start + v.cycle_bump,
+    last_status_code = case when v.set_code then v.code else d.last_status_code end,
+    last_error = v.last_error
+  from unnest($1::text[], $2::int[], $3::text[], $4::text[]::timestamptz[], $5::text[]::timestamptz[], $6::int[], $7::int[],
+    $8::boolean[], $9::int[], $10::text[])
+    as v(id, expected_generation, status, completed_at, next_at, generation, cycle_bump, set_code, code, last_error)
+  where d.id = v.id and d.generation = v.expected_generation and d.status = 'pending'`;
+
+/** $1 endpoint ids (sorted), $2 clear, $3 set_at. */
+const APPLY_FAILING_SINCE = `
+  update endpoints e set failing_since = case
+    when v.set_at is null then null
+    when v.clear then v.set_at
+    else coalesce(e.failing_since, v.set_at) end
+  from unnest($1::text[], $2::boolean[], $3::text[]::timestamptz[]) as v(id, clear, set_at)
+  where e.id = v.id`;
+
+/** Of the endpoints $1 (a success each), those whose health a success changes. */
+const HEALTH_TO_RESET = `
+  select endpoint_id from endpoint_health
+  where endpoint_id = any($1::text[]) and (consecutive_failures > 0 or circuit_state <> 'closed')`;

@@ -1,11 +1,12 @@
-import { sql as dsql } from "drizzle-orm";
-import { fromDrizzle, type PgBoss } from "pg-boss";
+import type { PgBoss } from "pg-boss";
 import type { DbOrTx, Tx } from "../../db/client.ts";
 import { BOSS_SCHEMA } from "../../db/migrate.ts";
+import { bossDb, run } from "../../db/raw.ts";
 import { DeliverJob, FanoutJob, QUEUES } from "./queues.ts";
 
 /** Channel our workers LISTEN on to wake the moment new work commits. */
 export const WAKE_CHANNEL = "signalpost_wake";
+const NOTIFY = `select pg_notify('${WAKE_CHANNEL}', $1)`;
 
 /**
  * Enqueues fan-out for events inside the caller's transaction: the event rows and their jobs
@@ -18,9 +19,9 @@ export async function enqueueFanout(boss: PgBoss, tx: Tx, eventIds: readonly str
     boss.insert(
       QUEUES.fanout,
       eventIds.map((eventId) => ({ data: FanoutJob.parse({ eventId }) })),
-      { db: fromDrizzle(tx, dsql) },
+      { db: bossDb(tx) },
     ),
-    tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'fanout')`),
+    run(tx, NOTIFY, ["fanout"]),
   ]);
 }
 
@@ -40,9 +41,7 @@ export async function enqueueDeliveries(
 ): Promise<void> {
   if (jobs.length === 0) return;
   // The NOTIFY goes in the same round trip as the insert; both take effect at commit.
-  const wake = jobs.some((j) => !j.startAfter)
-    ? tx.execute(dsql`select pg_notify(${WAKE_CHANNEL}, 'deliver')`)
-    : null;
+  const wake = jobs.some((j) => !j.startAfter) ? run(tx, NOTIFY, ["deliver"]) : null;
   const insert = boss.insert(
     QUEUES.deliver,
     jobs.map((j) => ({
@@ -51,7 +50,7 @@ export async function enqueueDeliveries(
       group: { id: j.endpointId, ...(j.maxConcurrency ? { tier: concurrencyTier(j.maxConcurrency) } : {}) },
       ...(j.startAfter ? { startAfter: j.startAfter } : {}),
     })),
-    { db: fromDrizzle(tx, dsql) },
+    { db: bossDb(tx) },
   );
   await Promise.all([insert, wake]);
 }
@@ -71,7 +70,7 @@ export async function settleDeliveryJobs(
   db?: Tx,
 ): Promise<void> {
   if (jobs.length === 0) return;
-  await boss.deleteJob(QUEUES.deliver, [...jobs], db ? { db: fromDrizzle(db, dsql) } : {});
+  await boss.deleteJob(QUEUES.deliver, [...jobs], db ? { db: bossDb(db) } : {});
 }
 
 /** Per-endpoint concurrency is expressed as a pg-boss group tier `c<N>`. */
@@ -89,11 +88,12 @@ export function concurrencyTiers(max = 64): Record<string, number> {
  * (which plans and runs the group-concurrency CTE) when the answer is no.
  */
 export async function deliveryJobsWaiting(db: DbOrTx): Promise<boolean> {
-  const rows = await db.execute<{ waiting: boolean }>(dsql`
-    select exists (
-      select 1 from ${dsql.identifier(BOSS_SCHEMA)}.job
-      where name = ${QUEUES.deliver} and state in ('created', 'retry') and not blocked
-        and start_after <= now()
-    ) as waiting`);
+  const rows = await run<{ waiting: boolean }>(db, JOBS_WAITING, [QUEUES.deliver]);
   return rows[0]?.waiting === true;
 }
+
+const JOBS_WAITING = `
+  select exists (
+    select 1 from "${BOSS_SCHEMA}".job
+    where name = $1 and state in ('created', 'retry') and not blocked and start_after <= now()
+  ) as waiting`;

@@ -1,6 +1,7 @@
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
-import { eventTypes, idempotencyKeys, tenants } from "../../../db/schema/index.ts";
+import { run } from "../../../db/raw.ts";
+import { eventTypes, idempotencyKeys } from "../../../db/schema/index.ts";
 import { ApiError, type FieldError } from "../../errors/index.ts";
 import { newId } from "../../lib/ids.ts";
 import { type AuditInput, recordAudit } from "../audit/record.ts";
@@ -271,13 +272,11 @@ async function eventTypesByName(
 /** The ids among `ids` of tenants that exist and are not deleted, share-locked until commit. */
 async function liveTenants(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await tx
-    .select({ id: tenants.id })
-    .from(tenants)
-    .where(and(inArray(tenants.id, [...ids]), isNull(tenants.deletedAt)))
-    .for("share");
+  const rows = await run<{ id: string }>(tx, LIVE_TENANTS, [ids]);
   return new Set(rows.map((r) => r.id));
 }
+
+const LIVE_TENANTS = "select id from tenants where id = any($1::text[]) and deleted_at is null for share";
 
 const UNKNOWN_REFERENCES = "the request names unknown or retired things";
 
