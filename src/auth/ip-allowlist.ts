@@ -19,19 +19,36 @@ export function ipInCidrs(ip: string, cidrs: readonly string[]): boolean {
   const addr = parseIp(ip);
   if (!addr) return false;
   return cidrs.some((cidr) => {
+    const c = parsedCidr(cidr);
+    return c !== null && c.range.kind() === addr.kind() && addr.match(c.range, c.bits);
+  });
+}
+
+type ParsedCidr = { range: ipaddr.IPv4 | ipaddr.IPv6; bits: number };
+
+/**
+ * CIDRs parsed once (every delivery checks its destination against the operator's allowlist, every
+ * request of a key with an allowlist its client address): bounded, emptied when full. An
+ * IPv4-mapped IPv6 range (`::ffff:10.0.0.0/104`) is kept as the IPv4 range it maps; null: unparsable.
+ */
+const cidrs = new Map<string, ParsedCidr | null>();
+
+function parsedCidr(cidr: string): ParsedCidr | null {
+  let parsed = cidrs.get(cidr);
+  if (parsed === undefined) {
     try {
       const [range, bits] = ipaddr.parseCIDR(cidr);
-      const r =
+      parsed =
         range.kind() === "ipv6" && (range as ipaddr.IPv6).isIPv4MappedAddress()
-          ? (range as ipaddr.IPv6).toIPv4Address()
-          : range;
-      if (r.kind() !== addr.kind()) return false;
-      const effBits = r.kind() === range.kind() ? bits : bits - 96;
-      return addr.match(r, effBits);
+          ? { range: (range as ipaddr.IPv6).toIPv4Address(), bits: bits - 96 }
+          : { range, bits };
     } catch {
-      return false;
+      parsed = null;
     }
-  });
+    if (cidrs.size >= 10_000) cidrs.clear();
+    cidrs.set(cidr, parsed);
+  }
+  return parsed;
 }
 
 /** Throws 403 when a key has an allowlist and the client address is not in it. */

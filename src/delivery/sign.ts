@@ -2,6 +2,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   sign as edSign,
   generateKeyPairSync,
   type KeyObject,
@@ -83,9 +84,31 @@ export function ed25519PublicKey(whpk: string): KeyObject {
 export function sign(secret: string, id: string, timestampSeconds: number, body: string): string {
   const content = `${id}.${timestampSeconds}.${body}`;
   if (secret.startsWith(SECRET_KEY_PREFIX))
-    return `v1a,${edSign(null, Buffer.from(content, "utf8"), ed25519PrivateKey(secret)).toString("base64")}`;
-  const mac = createHmac("sha256", secretKey(secret)).update(content, "utf8").digest("base64");
+    return `v1a,${edSign(null, Buffer.from(content, "utf8"), keyObject(secret)).toString("base64")}`;
+  const mac = createHmac("sha256", keyObject(secret)).update(content, "utf8").digest("base64");
   return `v1,${mac}`;
+}
+
+/**
+ * Signing keys as KeyObjects, by secret: the HMAC key of a `whsec_`, the private key of a `whsk_`.
+ * node:crypto turns a Buffer key into a KeyObject on every createHmac: 23–39 µs per signature
+ * against 5–6 µs with one made once (measured on this machine, 600-byte bodies); an ed25519 key
+ * was imported from JWK on every signature. Bounded: emptied when full, so a worker that signs for
+ * more endpoints than it holds simply makes the objects again.
+ */
+const keyObjects = new Map<string, KeyObject>();
+const KEY_OBJECTS_MAX = 10_000;
+
+function keyObject(secret: string): KeyObject {
+  let key = keyObjects.get(secret);
+  if (!key) {
+    if (keyObjects.size >= KEY_OBJECTS_MAX) keyObjects.clear();
+    key = secret.startsWith(SECRET_KEY_PREFIX)
+      ? ed25519PrivateKey(secret)
+      : createSecretKey(secretKey(secret));
+    keyObjects.set(secret, key);
+  }
+  return key;
 }
 
 /** The `webhook-signature` header: one signature per active secret, space-separated. */

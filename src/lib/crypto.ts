@@ -3,6 +3,8 @@ import {
   createDecipheriv,
   createHash,
   createHmac,
+  createSecretKey,
+  type KeyObject,
   randomBytes,
   timingSafeEqual,
 } from "node:crypto";
@@ -17,10 +19,13 @@ export type KeyringKey = { id: string; key: Buffer };
 export class Keyring {
   readonly current: KeyringKey;
   readonly #byId: Map<string, Buffer>;
+  /** The same keys as KeyObjects, made once: a Buffer key is turned into one on every cipher. */
+  readonly #objects: Map<string, KeyObject>;
 
   constructor(current: KeyringKey, old: KeyringKey[] = []) {
     this.current = current;
     this.#byId = new Map([...old.map((k) => [k.id, k.key] as const), [current.id, current.key]]);
+    this.#objects = new Map([...this.#byId].map(([id, key]) => [id, createSecretKey(key)]));
   }
 
   /** Every configured key: the current one and the old ones (still decrypting). */
@@ -30,7 +35,7 @@ export class Keyring {
 
   encrypt(plaintext: string): { keyId: string; ciphertext: string } {
     const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.current.key, iv);
+    const cipher = createCipheriv("aes-256-gcm", this.#objects.get(this.current.id) as KeyObject, iv);
     const data = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
     const tag = cipher.getAuthTag();
     return {
@@ -40,7 +45,7 @@ export class Keyring {
   }
 
   decrypt(keyId: string, ciphertext: string): string {
-    const key = this.#byId.get(keyId);
+    const key = this.#objects.get(keyId);
     if (!key) throw new Error(`no encryption key with id ${keyId} is configured`);
     const [version, iv, tag, data] = ciphertext.split(".");
     if (version !== "v1" || !iv || !tag || !data) throw new Error("unrecognised ciphertext format");
