@@ -60,12 +60,17 @@ function forDrizzle(client: Sql, prepare: boolean): Sql {
 }
 
 function preparedUnsafe(client: Pick<Sql, "unsafe">, prepare: boolean): Unsafe {
-  return (text, params, options) =>
-    client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
-      ...options,
-      // drizzle passes `prepare: false` unless a query was given a name with .prepare().
-      prepare: options?.prepare === true || (prepare && Array.isArray(params) && params.length > 0),
+  return (text, params, options) => {
+    const { unprepared, ...rest } = options ?? {};
+    return client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+      ...rest,
+      // drizzle passes `prepare: false` unless a query was given a name with .prepare();
+      // `unprepared` is db/raw.ts's way to keep a one-off text (a rare row count) unprepared.
+      prepare:
+        unprepared !== true &&
+        (rest.prepare === true || (prepare && Array.isArray(params) && params.length > 0)),
     });
+  };
 }
 
 /**

@@ -9,23 +9,25 @@ import type { DbOrTx } from "./client.ts";
  * Why: drizzle builds a statement's text on every call. Measured on this machine (one call, warm):
  * 24 µs for a one-column select, 39 µs for a one-row insert with `returning`, 550 µs for a 20-row
  * insert into `deliveries`; in a CPU profile at 200 single-event publishes/s drizzle was 17 % of the
- * API's CPU and 16 % of the worker's. A constant text costs nothing to build, and multi-row
- * statements that take their rows as arrays (`unnest($1::text[], …)`) have ONE text whatever the
- * number of rows, so each connection prepares it once (drizzle's `values(…)` is a new text, a new
- * prepared statement, per row count).
+ * API's CPU and 16 % of the worker's, ~1 % after.
  *
- * Values go to postgres.js as they are: strings, numbers, booleans, null, arrays of those; times
- * as ISO strings (`::timestamptz`; arrays of them as `$n::text[]::timestamptz[]`, since drizzle
- * replaces postgres.js's timestamp array serializer with one that passes values through), JSON as
- * its text (`::jsonb`). drizzle makes its client's
- * timestamp parsers return the text Postgres sent, so times come back as strings (`rowMapper`
- * turns them into Dates for whole-table selects).
+ * Statements over many rows are texts made once per row count (`perRowCount`), with the rows as a
+ * VALUES list or an IN list, not one text taking arrays (`unnest($1::text[], …)`): a prepared
+ * statement soon runs on a generic plan, which cannot see how many elements an array holds, and
+ * for an UPDATE … FROM unnest(…) it assumed 100 and hashed the whole `deliveries` table (measured:
+ * 750 µs per call against 230 µs with VALUES, on a table of ~25,000 rows; worse as it grows).
+ *
+ * Values go to postgres.js as they are: strings, numbers, booleans, null; times as ISO strings
+ * (`::timestamptz`), JSON as its text (`::jsonb`). drizzle makes its client's timestamp parsers
+ * return the text Postgres sent, so times come back as strings (`rowMapper` turns them into Dates
+ * for whole-table selects).
  */
-export type Params = readonly unknown[];
+export type Statement = { text: string; params: readonly unknown[]; prepare?: boolean };
 
 type Unsafe = (
   text: string,
   params?: unknown[],
+  options?: Record<string, unknown>,
 ) => PromiseLike<unknown[]> & { catch: Promise<unknown>["catch"] };
 
 /** The postgres.js client under a drizzle database (the pool) or transaction (its connection). */
@@ -37,16 +39,64 @@ function clientOf(db: DbOrTx): { unsafe: Unsafe } {
 }
 
 /**
- * Runs one statement of constant text in `db` (inside a transaction when `db` is one; it is sent at
- * once, so statements run without awaiting each other share a round trip). Parameterized texts are
- * prepared per connection, as drizzle's are (createDb's `prepare`).
+ * Runs one statement in `db` (inside a transaction when `db` is one; it is sent at once, so
+ * statements run without awaiting each other share a round trip). Parameterized texts are prepared
+ * per connection, as drizzle's are (createDb's `prepare`), unless `prepare: false`.
  */
 export function run<T = Record<string, unknown>>(
   db: DbOrTx,
   text: string,
-  params: Params = [],
-): Promise<T[]> {
-  return clientOf(db).unsafe(text, [...params]) as unknown as Promise<T[]>;
+  params?: readonly unknown[],
+): Promise<T[]>;
+export function run<T = Record<string, unknown>>(db: DbOrTx, statement: Statement): Promise<T[]>;
+export function run<T>(db: DbOrTx, s: string | Statement, params: readonly unknown[] = []): Promise<T[]> {
+  const { text, params: values, prepare } = typeof s === "string" ? { text: s, params, prepare: true } : s;
+  return clientOf(db).unsafe(
+    text,
+    [...values],
+    prepare === false ? { unprepared: true } : undefined,
+  ) as unknown as Promise<T[]>;
+}
+
+/**
+ * Row counts up to this are prepared statements (a text per count, so at most this many per
+ * statement and connection); larger ones, rare (a fan-out chunk, a big batch), are planned per call.
+ */
+const PREPARED_ROWS_MAX = 100;
+
+/**
+ * A statement whose text depends only on a row count, made once per count: `build(n)` gets the
+ * count and returns the text (with `values`/`list` for the placeholders).
+ */
+export function perRowCount(
+  build: (n: number) => string,
+): (n: number, params: readonly unknown[]) => Statement {
+  const texts = new Map<number, string>();
+  return (n, params) => {
+    if (n > PREPARED_ROWS_MAX) return { text: build(n), params, prepare: false };
+    let text = texts.get(n);
+    if (text === undefined) {
+      text = build(n);
+      texts.set(n, text);
+    }
+    return { text, params };
+  };
+}
+
+/**
+ * `($1::t1, $2::t2), ($3::t1, $4::t2)`: n rows of `casts.length` placeholders, numbered from
+ * `first`, row after row (the params are the rows flattened in that order).
+ */
+export function values(n: number, casts: readonly string[], first = 1): string {
+  const rows: string[] = [];
+  let p = first;
+  for (let r = 0; r < n; r++) rows.push(`(${casts.map((c) => `$${p++}::${c}`).join(", ")})`);
+  return rows.join(", ");
+}
+
+/** `$1, $2, …, $n` numbered from `first`: an IN list. */
+export function list(n: number, first = 1): string {
+  return Array.from({ length: n }, (_, i) => `$${first + i}`).join(", ");
 }
 
 /**

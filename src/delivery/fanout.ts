@@ -1,6 +1,6 @@
 import { inArray } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../../db/client.ts";
-import { run } from "../../db/raw.ts";
+import { list, perRowCount, run, values } from "../../db/raw.ts";
 import { events } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { enqueueDeliveries, enqueueFanout } from "../jobs/enqueue.ts";
@@ -129,17 +129,25 @@ async function candidateEndpoints(
   const tenantIds = batch.some((e) => e.tenantId === null)
     ? null
     : [...new Set(batch.flatMap((e) => e.tenantId ?? []))];
-  return run<Candidate>(db, CANDIDATES, [tenantIds, limit ?? null]);
+  return tenantIds
+    ? run<Candidate>(db, TENANTS_CANDIDATES(tenantIds.length, [limit ?? null, ...tenantIds]))
+    : run<Candidate>(db, ALL_CANDIDATES, [limit ?? null]);
 }
 
-/** Live endpoints of live tenants ($1: the tenants, null = all), at most $2 (null = no limit). */
+/**
+ * Live endpoints of live tenants, at most $1 (null: no limit). Two texts, not one with
+ * `($2 is null or …)`: a prepared statement's generic plan could not use the tenant index.
+ */
 const CANDIDATES = `
   select e.id, e.tenant_id as "tenantId", e.event_types as "eventTypes", e.symbols,
          e.max_concurrency as "maxConcurrency"
   from endpoints e join tenants t on t.id = e.tenant_id
-  where e.deleted_at is null and not e.disabled and t.deleted_at is null
-    and ($1::text[] is null or e.tenant_id = any($1::text[]))
-  limit $2::int`;
+  where e.deleted_at is null and not e.disabled and t.deleted_at is null`;
+const ALL_CANDIDATES = `${CANDIDATES} limit $1::int`;
+/** Those of the tenants $2… */
+const TENANTS_CANDIDATES = perRowCount(
+  (n) => `${CANDIDATES} and e.tenant_id in (${list(n, 2)}) limit $1::int`,
+);
 
 function matchTargets(batch: readonly FanoutEvent[], candidates: readonly Candidate[]): Target[] {
   return batch.flatMap((event) =>
@@ -174,13 +182,7 @@ async function createDeliveries(
     tenantId: endpoint.tenantId,
     eventType: event.type,
   }));
-  const columns = [
-    rows.map((r) => r.id),
-    rows.map((r) => r.eventId),
-    rows.map((r) => r.endpointId),
-    rows.map((r) => r.tenantId),
-    rows.map((r) => r.eventType),
-  ];
+  const params = rows.flatMap((r) => [r.id, r.eventId, r.endpointId, r.tenantId, r.eventType]);
   const limits = new Map(targets.map((t) => [t.endpoint.id, t.endpoint.maxConcurrency]));
   const jobsFor = (ds: readonly { id: string; endpointId: string }[]) =>
     enqueueDeliveries(
@@ -195,22 +197,27 @@ async function createDeliveries(
       })),
     );
   if (fresh) {
-    await Promise.all([run(tx, INSERT_DELIVERIES, columns), jobsFor(rows)]);
+    await Promise.all([run(tx, INSERT_DELIVERIES(rows.length, params)), jobsFor(rows)]);
     return rows.length;
   }
-  const inserted = await run<{ id: string; endpointId: string }>(tx, INSERT_NEW_DELIVERIES, columns);
+  const inserted = await run<{ id: string; endpointId: string }>(
+    tx,
+    INSERT_NEW_DELIVERIES(rows.length, params),
+  );
   await jobsFor(inserted);
   return inserted.length;
 }
 
-/** Deliveries, one per element of the arrays (id, event, endpoint, tenant, event type), due now. */
-const INSERT_DELIVERIES = `
+/** Deliveries (rows of id, event, endpoint, tenant, event type), due now. */
+const deliveriesInsert = (n: number) => `
   insert into deliveries (id, event_id, endpoint_id, tenant_id, event_type, next_attempt_at)
   select id, event_id, endpoint_id, tenant_id, event_type, now()
-  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+  from (values ${values(n, ["text", "text", "text", "text", "text"])})
     as r(id, event_id, endpoint_id, tenant_id, event_type)`;
-
+const INSERT_DELIVERIES = perRowCount(deliveriesInsert);
 /** The same, skipping (event, endpoint) pairs that have a delivery; returns those inserted. */
-const INSERT_NEW_DELIVERIES = `${INSERT_DELIVERIES}
+const INSERT_NEW_DELIVERIES = perRowCount(
+  (n) => `${deliveriesInsert(n)}
   on conflict (event_id, endpoint_id) do nothing
-  returning id, endpoint_id as "endpointId"`;
+  returning id, endpoint_id as "endpointId"`,
+);

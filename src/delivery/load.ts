@@ -1,4 +1,4 @@
-import { rowMapper, run } from "../../db/raw.ts";
+import { list, perRowCount, rowMapper, run } from "../../db/raw.ts";
 import {
   type Delivery,
   deliveries,
@@ -44,7 +44,7 @@ export async function loadDeliveries(
   const out = new Map<string, LoadedDelivery>();
   if (deliveryIds.length === 0) return out;
   const ids = [...new Set(deliveryIds)];
-  const rows = await run(deps.db, LOAD, [ids, deps.now().toISOString()]);
+  const rows = await run(deps.db, LOAD(ids.length, [deps.now().toISOString(), ...ids]));
   for (const r of rows) {
     const secrets = r.secrets as SecretJson[] | string;
     const list = (typeof secrets === "string" ? JSON.parse(secrets) : secrets) as SecretJson[];
@@ -68,8 +68,9 @@ export async function loadDeliveries(
 const DELIVERY = rowMapper(deliveries, "d", "d_");
 const ENDPOINT = rowMapper(endpoints, "e", "e_");
 
-/** $1: the delivery ids; $2: now (secrets expired by then are left out). Constant text (db/raw.ts). */
-const LOAD = `
+/** $1: now (secrets expired by then are left out); $2…: the delivery ids. Constant text per count (db/raw.ts). */
+const LOAD = perRowCount(
+  (n) => `
   select ${DELIVERY.columns}, ${ENDPOINT.columns},
     ev.body as event_body, ev.id as event_id, h.circuit_state,
     coalesce((
@@ -78,10 +79,11 @@ const LOAD = `
         'ciphertext', s.ciphertext, 'expiresAt', s.expires_at, 'createdAt', s.created_at
       ) order by s.created_at, s.id)
       from endpoint_secrets s
-      where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > $2::timestamptz)
+      where s.endpoint_id = e.id and (s.expires_at is null or s.expires_at > $1::timestamptz)
     ), '[]'::json) as secrets
   from deliveries d
   join endpoints e on e.id = d.endpoint_id
   join events ev on ev.id = d.event_id
   left join endpoint_health h on h.endpoint_id = e.id
-  where d.id = any($1::text[])`;
+  where d.id in (${list(n, 2)})`,
+);

@@ -1,5 +1,5 @@
 import type { Tx } from "../../db/client.ts";
-import { iso, run } from "../../db/raw.ts";
+import { iso, list, perRowCount, run, values } from "../../db/raw.ts";
 import type { AttemptOutcome, AttemptTrigger } from "../../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { recordEndpointHealth } from "../endpoint-health/outcome.ts";
@@ -85,11 +85,13 @@ async function recordInTransaction(
   const reports = await deps.db.transaction(async (tx): Promise<AttemptReport[]> => {
     after.length = 0;
     const finishedAt = deps.now();
-    const count = run<Counted>(tx, COUNT_ATTEMPTS, [
-      items.map((i) => i.recording.delivery.id),
-      items.map((i) => i.recording.now.toISOString()),
-      finishedAt.toISOString(),
-    ]);
+    const count = run<Counted>(
+      tx,
+      COUNT_ATTEMPTS(items.length, [
+        finishedAt.toISOString(),
+        ...items.flatMap((i) => [i.recording.delivery.id, i.recording.now.toISOString()]),
+      ]),
+    );
     // Predicting: the counting is sent now (first, so it takes the deliveries' row locks first, as
     // when it is awaited) and checked once the writes computed from the prediction have gone too.
     const counting = predict ? count.then((rows) => rows) : null;
@@ -306,7 +308,7 @@ async function recordInTransaction(
     const [, , , , , , waitingNow, counted] = await Promise.all([
       attemptRows.length ? insertAttempts(tx, attemptRows) : null,
       applyFinals(tx, finals),
-      superseded.length ? run(tx, NEW_CYCLE, [superseded]) : null,
+      superseded.length ? run(tx, NEW_CYCLE(superseded.length, superseded)) : null,
       applyFailingSince(tx, failing),
       applyHealth(deps, tx, health),
       gone.size ? null : jobs(),
@@ -358,18 +360,24 @@ function asPredicted(counted: readonly Counted[], predicted: ReadonlyMap<string,
 
 async function applyFinals(tx: Tx, finals: readonly Final[]): Promise<void> {
   if (finals.length === 0) return;
-  await run(tx, APPLY_FINALS, [
-    finals.map((f) => f.id),
-    finals.map((f) => f.expectedGeneration),
-    finals.map((f) => f.status),
-    finals.map((f) => iso(f.completedAt)),
-    finals.map((f) => iso(f.nextAt)),
-    finals.map((f) => f.generation),
-    finals.map((f) => f.cycleBump),
-    finals.map((f) => f.setCode),
-    finals.map((f) => f.code),
-    finals.map((f) => f.lastError),
-  ]);
+  await run(
+    tx,
+    APPLY_FINALS(
+      finals.length,
+      finals.flatMap((f) => [
+        f.id,
+        f.expectedGeneration,
+        f.status,
+        iso(f.completedAt),
+        iso(f.nextAt),
+        f.generation,
+        f.cycleBump,
+        f.setCode,
+        f.code,
+        f.lastError,
+      ]),
+    ),
+  );
 }
 
 async function applyFailingSince(
@@ -379,11 +387,13 @@ async function applyFailingSince(
   if (failing.size === 0) return;
   // Sorted, so concurrent batches lock endpoint rows in the same order.
   const rows = [...failing.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  await run(tx, APPLY_FAILING_SINCE, [
-    rows.map(([id]) => id),
-    rows.map(([, f]) => f.clear),
-    rows.map(([, f]) => iso(f.setAt)),
-  ]);
+  await run(
+    tx,
+    APPLY_FAILING_SINCE(
+      rows.length,
+      rows.flatMap(([id, f]) => [id, f.clear, iso(f.setAt)]),
+    ),
+  );
 }
 
 /**
@@ -404,7 +414,7 @@ async function applyHealth(
   const successIds = [...new Set(sorted.filter((o) => o.succeeded).map((o) => o.endpointId))];
   const dirty = new Set<string>();
   if (successIds.length) {
-    const rows = await run<{ endpoint_id: string }>(tx, HEALTH_TO_RESET, [successIds]);
+    const rows = await run<{ endpoint_id: string }>(tx, HEALTH_TO_RESET(successIds.length, successIds));
     for (const r of rows) dirty.add(r.endpoint_id);
   }
   for (const op of sorted) {
@@ -437,56 +447,79 @@ type AttemptRow = {
 };
 
 function insertAttempts(tx: Tx, rows: readonly AttemptRow[]): Promise<unknown> {
-  return run(tx, INSERT_ATTEMPTS, [
-    rows.map((r) => r.id),
-    rows.map((r) => r.deliveryId),
-    rows.map((r) => r.tenantId),
-    rows.map((r) => r.endpointId),
-    rows.map((r) => r.number),
-    rows.map((r) => r.trigger),
-    rows.map((r) => r.outcome),
-    rows.map((r) => r.url),
-    rows.map((r) => r.startedAt.toISOString()),
-    rows.map((r) => r.durationMs),
-    rows.map((r) => JSON.stringify(r.requestHeaders)),
-    rows.map((r) => r.statusCode),
-    rows.map((r) => r.errorClass),
-    rows.map((r) => r.errorMessage),
-    rows.map((r) => (r.responseHeaders === null ? null : JSON.stringify(r.responseHeaders))),
-    rows.map((r) => r.responseBody),
-    rows.map((r) => r.responseTruncated),
-  ]);
+  return run(
+    tx,
+    INSERT_ATTEMPTS(
+      rows.length,
+      rows.flatMap((r) => [
+        r.id,
+        r.deliveryId,
+        r.tenantId,
+        r.endpointId,
+        r.number,
+        r.trigger,
+        r.outcome,
+        r.url,
+        r.startedAt.toISOString(),
+        r.durationMs,
+        JSON.stringify(r.requestHeaders),
+        r.statusCode,
+        r.errorClass,
+        r.errorMessage,
+        r.responseHeaders === null ? null : JSON.stringify(r.responseHeaders),
+        r.responseBody,
+        r.responseTruncated,
+      ]),
+    ),
+  );
 }
 
-// The batch's statements, constant texts taking their rows as arrays (db/raw.ts): one prepared
-// statement each, whatever the batch size.
+// The batch's statements: constant texts per row count (db/raw.ts), rows as VALUES lists.
 
-/** Counts the attempts: $1 delivery ids, $2 their start times, $3 now. */
-const COUNT_ATTEMPTS = `
+/** Counts the attempts: $1 now, then rows of (delivery id, start time). */
+const COUNT_ATTEMPTS = perRowCount(
+  (n) => `
   update deliveries d
-  set attempt_count = d.attempt_count + 1, last_attempt_at = v.started, updated_at = $3::timestamptz
-  from unnest($1::text[], $2::text[]::timestamptz[]) as v(id, started)
+  set attempt_count = d.attempt_count + 1, last_attempt_at = v.started, updated_at = $1::timestamptz
+  from (values ${values(n, ["text", "timestamptz"], 2)}) as v(id, started)
   where d.id = v.id
-  returning d.id, d.attempt_count, d.generation, d.status, d.cycle_start`;
+  returning d.id, d.attempt_count, d.generation, d.status, d.cycle_start`,
+);
 
-const INSERT_ATTEMPTS = `
+const INSERT_ATTEMPTS = perRowCount(
+  (n) => `
   insert into attempts (id, delivery_id, tenant_id, endpoint_id, number, trigger, outcome, url, started_at,
     duration_ms, request_headers, status_code, error_class, error_message, response_headers, response_body,
     response_truncated)
-  select id, delivery_id, tenant_id, endpoint_id, number, trigger, outcome, url, started_at,
-    duration_ms, request_headers::jsonb, status_code, error_class, error_message, response_headers::jsonb,
-    response_body, response_truncated
-  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
-    $9::text[]::timestamptz[], $10::int[], $11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[],
-    $17::boolean[])
-    as r(id, delivery_id, tenant_id, endpoint_id, number, trigger, outcome, url, started_at, duration_ms,
-      request_headers, status_code, error_class, error_message, response_headers, response_body, response_truncated)`;
+  values ${values(n, [
+    "text",
+    "text",
+    "text",
+    "text",
+    "int",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "int",
+    "jsonb",
+    "int",
+    "text",
+    "text",
+    "jsonb",
+    "text",
+    "boolean",
+  ])}`,
+);
 
-/** Superseded attempts ($1 delivery ids) belong to the cycle they were made in. */
-const NEW_CYCLE = "update deliveries set cycle_start = cycle_start + 1 where id = any($1::text[])";
+/** Superseded attempts' deliveries: the attempts belong to the cycle they were made in. */
+const NEW_CYCLE = perRowCount(
+  (n) => `update deliveries set cycle_start = cycle_start + 1 where id in (${list(n)})`,
+);
 
 /** Final states, applied only while a delivery still has the generation its job carried. */
-const APPLY_FINALS = `
+const APPLY_FINALS = perRowCount(
+  (n) => `
   update deliveries d set
     status = v.status,
     completed_at = case when v.status = 'pending' then d.completed_at else v.completed_at end,
@@ -495,21 +528,25 @@ const APPLY_FINALS = `
     cycle_start = d.cycle_start + v.cycle_bump,
     last_status_code = case when v.set_code then v.code else d.last_status_code end,
     last_error = v.last_error
-  from unnest($1::text[], $2::int[], $3::text[], $4::text[]::timestamptz[], $5::text[]::timestamptz[], $6::int[], $7::int[],
-    $8::boolean[], $9::int[], $10::text[])
+  from (values ${values(n, ["text", "int", "text", "timestamptz", "timestamptz", "int", "int", "boolean", "int", "text"])})
     as v(id, expected_generation, status, completed_at, next_at, generation, cycle_bump, set_code, code, last_error)
-  where d.id = v.id and d.generation = v.expected_generation and d.status = 'pending'`;
+  where d.id = v.id and d.generation = v.expected_generation and d.status = 'pending'`,
+);
 
-/** $1 endpoint ids (sorted), $2 clear, $3 set_at. */
-const APPLY_FAILING_SINCE = `
+/** Rows of (endpoint id, clear, set_at), sorted by id. */
+const APPLY_FAILING_SINCE = perRowCount(
+  (n) => `
   update endpoints e set failing_since = case
     when v.set_at is null then null
     when v.clear then v.set_at
     else coalesce(e.failing_since, v.set_at) end
-  from unnest($1::text[], $2::boolean[], $3::text[]::timestamptz[]) as v(id, clear, set_at)
-  where e.id = v.id`;
+  from (values ${values(n, ["text", "boolean", "timestamptz"])}) as v(id, clear, set_at)
+  where e.id = v.id`,
+);
 
-/** Of the endpoints $1 (a success each), those whose health a success changes. */
-const HEALTH_TO_RESET = `
+/** Of the endpoints given (a success each), those whose health a success changes. */
+const HEALTH_TO_RESET = perRowCount(
+  (n) => `
   select endpoint_id from endpoint_health
-  where endpoint_id = any($1::text[]) and (consecutive_failures > 0 or circuit_state <> 'closed')`;
+  where endpoint_id in (${list(n)}) and (consecutive_failures > 0 or circuit_state <> 'closed')`,
+);

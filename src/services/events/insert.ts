@@ -1,6 +1,6 @@
 import { inArray } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
-import { run } from "../../../db/raw.ts";
+import { perRowCount, run, values } from "../../../db/raw.ts";
 import { events } from "../../../db/schema/index.ts";
 import { fanOutWithinTransaction, inlineCandidates } from "../../delivery/fanout.ts";
 import type { Deps } from "../../deps.ts";
@@ -49,14 +49,13 @@ export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[
   });
   // One round trip for the rows and the endpoints they may go to, one for the deliveries.
   const [created, candidates] = await Promise.all([
-    run<{ id: string; created_at: string }>(tx, INSERT_EVENTS, [
-      rows.map((r) => r.id),
-      rows.map((r) => r.type),
-      rows.map((r) => r.tenantId),
-      rows.map((r) => r.symbol),
-      rows.map((r) => r.body),
-      rows.map((r) => r.occurredAt.toISOString()),
-    ]),
+    run<{ id: string; created_at: string }>(
+      tx,
+      INSERT_EVENTS(
+        rows.length,
+        rows.flatMap((r) => [r.id, r.type, r.tenantId, r.symbol, r.body, r.occurredAt.toISOString()]),
+      ),
+    ),
     inlineCandidates(deps, tx, rows),
   ]);
   const createdAt = new Map(created.map((c) => [c.id, new Date(c.created_at)]));
@@ -69,11 +68,13 @@ export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[
   return inserted;
 }
 
-/** Events, one per element of the arrays; the body is not sent back (the caller has it). */
-const INSERT_EVENTS = `
+/** Events; the body is not sent back (the caller has it). Constant text per row count (db/raw.ts). */
+const INSERT_EVENTS = perRowCount(
+  (n) => `
   insert into events (id, type, tenant_id, symbol, body, occurred_at)
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::timestamptz[])
-  returning id, created_at`;
+  values ${values(n, ["text", "text", "text", "text", "text", "timestamptz"])}
+  returning id, created_at`,
+);
 
 export async function loadEvents(tx: Tx, ids: readonly string[]): Promise<StoredEvent[]> {
   return ids.length

@@ -1,6 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
-import { run } from "../../../db/raw.ts";
+import { list, perRowCount, run } from "../../../db/raw.ts";
 import { eventTypes, idempotencyKeys } from "../../../db/schema/index.ts";
 import { ApiError, type FieldError } from "../../errors/index.ts";
 import { newId } from "../../lib/ids.ts";
@@ -272,11 +272,13 @@ async function eventTypesByName(
 /** The ids among `ids` of tenants that exist and are not deleted, share-locked until commit. */
 async function liveTenants(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await run<{ id: string }>(tx, LIVE_TENANTS, [ids]);
+  const rows = await run<{ id: string }>(tx, LIVE_TENANTS(ids.length, ids));
   return new Set(rows.map((r) => r.id));
 }
 
-const LIVE_TENANTS = "select id from tenants where id = any($1::text[]) and deleted_at is null for share";
+const LIVE_TENANTS = perRowCount(
+  (n) => `select id from tenants where id in (${list(n)}) and deleted_at is null for share`,
+);
 
 const UNKNOWN_REFERENCES = "the request names unknown or retired things";
 
