@@ -39,8 +39,8 @@ function clientOf(db: DbOrTx): { unsafe: Unsafe } {
 }
 
 /**
- * Runs one statement in `db` (inside a transaction when `db` is one; it is sent at once, so
- * statements run without awaiting each other share a round trip). Parameterized texts are prepared
+ * Runs one statement in `db` (inside a transaction when `db` is one). It is sent at once, in call
+ * order, so statements run without awaiting each other share a round trip and run in that order. Parameterized texts are prepared
  * per connection, as drizzle's are (createDb's `prepare`), unless `prepare: false`.
  */
 export function run<T = Record<string, unknown>>(
@@ -51,11 +51,11 @@ export function run<T = Record<string, unknown>>(
 export function run<T = Record<string, unknown>>(db: DbOrTx, statement: Statement): Promise<T[]>;
 export function run<T>(db: DbOrTx, s: string | Statement, params: readonly unknown[] = []): Promise<T[]> {
   const { text, params: values, prepare } = typeof s === "string" ? { text: s, params, prepare: true } : s;
-  return clientOf(db).unsafe(
-    text,
-    [...values],
-    prepare === false ? { unprepared: true } : undefined,
-  ) as unknown as Promise<T[]>;
+  const q = clientOf(db).unsafe(text, [...values], prepare === false ? { unprepared: true } : undefined);
+  // postgres.js sends a query once something awaits it; started here, statements go out in the
+  // order of the run() calls (a lock order, or a read that must see the database before another).
+  (q as { execute?: () => unknown }).execute?.();
+  return q as unknown as Promise<T[]>;
 }
 
 /**

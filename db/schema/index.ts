@@ -6,6 +6,7 @@ export * from "./encryption-keys.ts";
 export * from "./endpoint-health.ts";
 export * from "./endpoint-recoveries.ts";
 export * from "./endpoint-secrets.ts";
+export * from "./endpoint-versions.ts";
 export * from "./endpoints.ts";
 export * from "./event-types.ts";
 export * from "./events.ts";

@@ -116,6 +116,29 @@ export async function inlineCandidates(
   return found.length <= max ? found : null;
 }
 
+/** A tenant's candidates (null: more than FANOUT_INLINE_MAX) as of its endpoints version (null: none yet). */
+export type CachedCandidates = { version: number | null; candidates: Candidate[] | null };
+
+/** Thrown inside a transaction whose fan-out used cached candidates that turned out stale: roll back and redo. */
+export class StaleCandidates extends Error {
+  constructor(tenantId: string) {
+    super(`the endpoints of tenant ${tenantId} changed since they were cached`);
+  }
+}
+
+/**
+ * The tenant's endpoints version (migration 0009: it changes with every change of its endpoints
+ * that fan-out would see). Sent BEFORE the candidates it is to vouch for, in the same round trip:
+ * the candidates then reflect at least that version, so a cache entry whose version still matches
+ * later is never older than the endpoints it describes.
+ */
+export async function endpointsVersion(db: DbOrTx, tenantId: string): Promise<number | null> {
+  const rows = await run<{ version: string | number }>(db, ENDPOINTS_VERSION, [tenantId]);
+  return rows[0] ? Number(rows[0].version) : null;
+}
+
+const ENDPOINTS_VERSION = "select version from endpoint_versions where tenant_id = $1";
+
 /**
  * Live endpoints of live tenants that may receive the batch: those of the batch's tenants, or of
  * every tenant when an event has none. `limit` caps the rows read (the caller only needs to know

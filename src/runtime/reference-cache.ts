@@ -25,10 +25,12 @@ export class ReferenceCache<V> {
   readonly #entries = new Map<string, Entry<V>>();
   #ttlMs: number;
   readonly #now: () => number;
+  readonly #maxEntries: number;
 
-  constructor(ttlMs: number, now: () => number = Date.now) {
+  constructor(ttlMs: number, now: () => number = Date.now, maxEntries = MAX_ENTRIES) {
     this.#ttlMs = ttlMs;
     this.#now = now;
+    this.#maxEntries = maxEntries;
   }
 
   get(key: string): V | undefined {
@@ -46,10 +48,14 @@ export class ReferenceCache<V> {
     if (this.#ttlMs <= 0) return;
     this.#entries.delete(key);
     this.#entries.set(key, { value, at: this.#now(), tags });
-    if (this.#entries.size > MAX_ENTRIES) {
+    if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
   }
 
   /** Forgets every entry tagged `tag`. */
@@ -78,6 +84,12 @@ export type Caches = {
   keys: ReferenceCache<unknown>;
   /** Event types by name (null: no such type). */
   eventTypes: ReferenceCache<unknown>;
+  /**
+   * Each tenant's fan-out candidates with the endpoints version they were read at, by tenant id
+   * (src/delivery/fanout.ts). Needs no invalidation: every use is checked against the version in
+   * the using transaction. Fewer entries than the others: an entry holds up to FANOUT_INLINE_MAX endpoints.
+   */
+  candidates: ReferenceCache<unknown>;
   /** Applies one invalidation: what a trigger's NOTIFY carries, also called by the changing process. */
   invalidate: (payload: string) => void;
 };
@@ -85,15 +97,18 @@ export type Caches = {
 export function createCaches(ttlMs: number): Caches {
   const keys = new ReferenceCache<unknown>(ttlMs);
   const eventTypes = new ReferenceCache<unknown>(ttlMs);
+  const candidates = new ReferenceCache<unknown>(ttlMs, Date.now, 2_000);
   return {
     keys,
     eventTypes,
+    candidates,
     invalidate: (payload) => {
       if (payload === "event_types") eventTypes.clear();
       else if (payload.startsWith("key:") || payload.startsWith("tenant:")) keys.forget(payload);
       else {
         keys.clear();
         eventTypes.clear();
+        candidates.clear();
       }
     },
   };

@@ -2,7 +2,13 @@ import { inArray } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
 import { perRowCount, run, values } from "../../../db/raw.ts";
 import { events } from "../../../db/schema/index.ts";
-import { fanOutWithinTransaction, inlineCandidates } from "../../delivery/fanout.ts";
+import {
+  type CachedCandidates,
+  endpointsVersion,
+  fanOutWithinTransaction,
+  inlineCandidates,
+  StaleCandidates,
+} from "../../delivery/fanout.ts";
 import type { Deps } from "../../deps.ts";
 import { newId } from "../../lib/ids.ts";
 
@@ -32,8 +38,19 @@ export function envelope(type: string, occurredAt: Date, data: unknown): string 
  * Inserts events and their fan-out in the caller's transaction: their deliveries when few, else a
  * fan-out job (fanOutWithinTransaction). Used by the publish API, the change detector and
  * operational events: a commit has both or neither.
+ *
+ * `cachedEndpoints` (the publish API): when every event is for one tenant whose candidate
+ * endpoints this process has cached, the deliveries go out in the same round trip as the events,
+ * with a read of the tenant's endpoints version; if that version is not the cached one, this
+ * throws StaleCandidates (the entry is dropped; the caller rolls back and publishes again). Without
+ * a usable entry, the candidates are read as always and cached with the version read just before.
  */
-export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[]): Promise<StoredEvent[]> {
+export async function insertEvents(
+  deps: Deps,
+  tx: Tx,
+  input: readonly NewEvent[],
+  { cachedEndpoints = false } = {},
+): Promise<StoredEvent[]> {
   if (input.length === 0) return [];
   const now = deps.now();
   const rows = input.map((e) => {
@@ -47,25 +64,61 @@ export async function insertEvents(deps: Deps, tx: Tx, input: readonly NewEvent[
       occurredAt,
     };
   });
-  // One round trip for the rows and the endpoints they may go to, one for the deliveries.
-  const [created, candidates] = await Promise.all([
+  const insert = () =>
     run<{ id: string; created_at: string }>(
       tx,
       INSERT_EVENTS(
         rows.length,
         rows.flatMap((r) => [r.id, r.type, r.tenantId, r.symbol, r.body, r.occurredAt.toISOString()]),
       ),
-    ),
+    );
+  const stored = (created: readonly { id: string; created_at: string }[]): StoredEvent[] => {
+    const createdAt = new Map(created.map((c) => [c.id, new Date(c.created_at)]));
+    return rows.map((r) => {
+      const at = createdAt.get(r.id);
+      if (!at) throw new Error(`insertEvents: no row came back for ${r.id}`);
+      return { ...r, createdAt: at };
+    });
+  };
+  const tenant = cachedEndpoints && deps.config.FANOUT_INLINE_MAX > 0 ? onlyTenant(rows) : null;
+  const cached = tenant ? (deps.caches.candidates.get(tenant) as CachedCandidates | undefined) : undefined;
+  if (tenant && cached) {
+    // One round trip for the version that vouches for the entry, the rows and their deliveries.
+    // The version goes first: when the entry is stale a write may fail because of it (a delivery
+    // for an endpoint that is gone), and the stale entry, not that failure, is the news.
+    const current = endpointsVersion(tx, tenant);
+    current.catch(() => {});
+    const stale = async () => (await current.catch(() => cached.version)) !== cached.version;
+    let created: { id: string; created_at: string }[];
+    try {
+      [created] = await Promise.all([insert(), fanOutWithinTransaction(deps, tx, rows, cached.candidates)]);
+    } catch (err) {
+      if (!(await stale())) throw err;
+      created = [];
+    }
+    if (await stale()) {
+      deps.caches.candidates.delete(tenant);
+      throw new StaleCandidates(tenant);
+    }
+    return stored(created);
+  }
+  // One round trip for the rows and the endpoints they may go to (the version first), one for the
+  // deliveries.
+  const [version, created, candidates] = await Promise.all([
+    tenant ? endpointsVersion(tx, tenant) : null,
+    insert(),
     inlineCandidates(deps, tx, rows),
   ]);
-  const createdAt = new Map(created.map((c) => [c.id, new Date(c.created_at)]));
-  const inserted = rows.map((r) => {
-    const at = createdAt.get(r.id);
-    if (!at) throw new Error(`insertEvents: no row came back for ${r.id}`);
-    return { ...r, createdAt: at };
-  });
+  if (tenant) deps.caches.candidates.set(tenant, { version, candidates } satisfies CachedCandidates);
+  const inserted = stored(created);
   await fanOutWithinTransaction(deps, tx, inserted, candidates);
   return inserted;
+}
+
+/** The one tenant every event is for, or null (an event for every tenant, or several tenants). */
+function onlyTenant(rows: readonly { tenantId: string | null }[]): string | null {
+  const first = rows[0]?.tenantId ?? null;
+  return first !== null && rows.every((r) => r.tenantId === first) ? first : null;
 }
 
 /** Events; the body is not sent back (the caller has it). Constant text per row count (db/raw.ts). */

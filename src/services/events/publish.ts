@@ -2,6 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Tx } from "../../../db/client.ts";
 import { list, perRowCount, run } from "../../../db/raw.ts";
 import { eventTypes, idempotencyKeys } from "../../../db/schema/index.ts";
+import { StaleCandidates } from "../../delivery/fanout.ts";
 import { ApiError, type FieldError } from "../../errors/index.ts";
 import { newId } from "../../lib/ids.ts";
 import { type AuditInput, recordAudit } from "../audit/record.ts";
@@ -46,6 +47,21 @@ export type EventSummary = {
  * Failed requests store nothing, so a corrected retry may reuse the key.
  */
 export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promise<PublishOutcome> {
+  try {
+    return await publishOnce(ctx, req, true);
+  } catch (err) {
+    // The tenant's endpoints changed since this process cached them: everything was rolled back;
+    // once more, reading them (the stale entry is gone).
+    if (!(err instanceof StaleCandidates)) throw err;
+    return publishOnce(ctx, req, false);
+  }
+}
+
+async function publishOnce(
+  ctx: ServiceCtx,
+  req: PublishRequest,
+  cachedEndpoints: boolean,
+): Promise<PublishOutcome> {
   const { deps } = ctx;
   const now = deps.now();
   const at = (i: number, field: string) =>
@@ -90,7 +106,7 @@ export async function publishEvents(ctx: ServiceCtx, req: PublishRequest): Promi
     // first, in the same round trip as the inserts; when it fails, the transaction is rolled back.
     const [live, inserted, audited] = await Promise.allSettled([
       liveTenants(tx, tenantIds),
-      insertEvents(deps, tx, withIds),
+      insertEvents(deps, tx, withIds, { cachedEndpoints }),
       recordAudit(tx, ctx, audit),
     ]);
     if (live.status === "rejected") throw live.reason;
