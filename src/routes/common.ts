@@ -203,6 +203,10 @@ export function strictJsonBodies(): MiddlewareHandler<AppEnv> {
       // Hono's validator words an empty JSON body this way; one wording for both.
       throw new ApiError("bad_request", MALFORMED_JSON);
     }
+    // The validator's c.req.json() parses c.req.text(), which Hono would otherwise derive from the
+    // cached bytes through a new Response (a web stream and a second UTF-8 decoding per request).
+    // (Hono types the cache as Body's methods; it holds their results, promises.)
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
     await next();
   };
 }
