@@ -11,5 +11,5 @@ COPY openapi ./openapi
 USER node
 EXPOSE 8080
 # V8 flags: see src/cli/node-flags.ts.
-ENTRYPOINT ["node", "--max-semi-space-size=16", "src/cli/main.ts"]
+ENTRYPOINT ["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "src/cli/main.ts"]
 CMD ["serve"]
