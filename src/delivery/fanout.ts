@@ -152,9 +152,11 @@ async function candidateEndpoints(
   const tenantIds = batch.some((e) => e.tenantId === null)
     ? null
     : [...new Set(batch.flatMap((e) => e.tenantId ?? []))];
-  return tenantIds
+  const rows = await (tenantIds
     ? run<Candidate>(db, TENANTS_CANDIDATES(tenantIds.length, [limit ?? null, ...tenantIds]))
-    : run<Candidate>(db, ALL_CANDIDATES, [limit ?? null]);
+    : run<Candidate>(db, ALL_CANDIDATES, [limit ?? null]));
+  // A plain array: a publish may cache it, and postgres.js's result carries statement metadata.
+  return Array.from(rows);
 }
 
 /**
