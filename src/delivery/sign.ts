@@ -93,13 +93,22 @@ export function sign(secret: string, id: string, timestampSeconds: number, body:
  * Signing keys as KeyObjects, by secret: the HMAC key of a `whsec_`, the private key of a `whsk_`.
  * node:crypto turns a Buffer key into a KeyObject on every createHmac: 23–39 µs per signature
  * against 5–6 µs with one made once (measured on this machine, 600-byte bodies); an ed25519 key
- * was imported from JWK on every signature. Bounded: emptied when full, so a worker that signs for
- * more endpoints than it holds simply makes the objects again.
+ * was imported from JWK on every signature. Bounded: emptied when full and every 10 minutes, so a
+ * worker that signs for more endpoints than it holds makes the objects again, and a rotated-out or
+ * deleted secret leaves memory within minutes.
  */
 const keyObjects = new Map<string, KeyObject>();
 const KEY_OBJECTS_MAX = 10_000;
+/** Emptied at least this often, so a secret that stopped signing does not stay in memory for long. */
+const KEY_OBJECTS_MS = 10 * 60_000;
+let keyObjectsSince = Date.now();
 
 function keyObject(secret: string): KeyObject {
+  const now = Date.now();
+  if (now - keyObjectsSince >= KEY_OBJECTS_MS) {
+    keyObjects.clear();
+    keyObjectsSince = now;
+  }
   let key = keyObjects.get(secret);
   if (!key) {
     if (keyObjects.size >= KEY_OBJECTS_MAX) keyObjects.clear();

@@ -158,3 +158,45 @@ test("TRUNCATE (no row triggers) moves every tenant's version", async () => {
   expect(await version(g)).toBeGreaterThan(before as number);
   expect(await endpointsOf(await publish(g))).toEqual([]);
 });
+
+test("a cached endpoint deleted outright: the failing delivery insert is the stale entry's doing, the publish is redone", async () => {
+  const OTHER = "test.other_cache";
+  expect(
+    (await t.request("POST", "/v1/event-types", { body: { name: OTHER, description: "any" } })).status,
+  ).toBe(201);
+  const h = await createTenant(t, "cache-h");
+  const kept = await createEndpoint(t, { url, tenantId: h });
+  const gone = await createEndpoint(t, { url, tenantId: h, eventTypes: [OTHER] });
+  // Cached with both endpoints; `gone` gets no delivery of this type, so it can be deleted outright.
+  expect(await endpointsOf(await publish(h))).toEqual([kept.id]);
+  expect(
+    cached(h)
+      ?.candidates?.map((c) => c.id)
+      .sort(),
+  ).toEqual([kept.id, gone.id].sort());
+  await t.deps.sql`delete from endpoint_secrets where endpoint_id = ${gone.id}`;
+  await t.deps.sql`delete from endpoints where id = ${gone.id}`;
+  // From the cache, this publish would insert a delivery for `gone` (a foreign-key violation).
+  expect(await endpointsOf(await publish(h, OTHER))).toEqual([kept.id]);
+  expect(await endpointsOf(await publish(h))).toEqual([kept.id]);
+});
+
+test("a tenant deleted and restored by hand, and an endpoint moved between tenants, reach the next publish", async () => {
+  const i = await createTenant(t, "cache-i");
+  const j = await createTenant(t, "cache-j");
+  const ei = await createEndpoint(t, { url, tenantId: i });
+  expect(await endpointsOf(await publish(i))).toEqual([ei.id]);
+
+  await t.deps.sql`update tenants set deleted_at = now() where id = ${i}`;
+  const refused = await t.request("POST", "/v1/events", {
+    body: { type: TYPE, data: { n: 1 }, tenantId: i },
+  });
+  expect(refused.status).toBe(422);
+  await t.deps.sql`update tenants set deleted_at = null where id = ${i}`;
+  expect(await endpointsOf(await publish(i))).toEqual([ei.id]);
+
+  expect(await endpointsOf(await publish(j))).toEqual([]);
+  await t.deps.sql`update endpoints set tenant_id = ${j} where id = ${ei.id}`;
+  expect(await endpointsOf(await publish(i))).toEqual([]);
+  expect(await endpointsOf(await publish(j))).toEqual([ei.id]);
+});
