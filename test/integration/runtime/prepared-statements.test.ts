@@ -1,5 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { list, perRowCount, run, values } from "../../../db/raw.ts";
 import { tenants } from "../../../db/schema/index.ts";
 import { concurrencyTiers } from "../../../src/jobs/enqueue.ts";
 import { QUEUES } from "../../../src/jobs/queues.ts";
@@ -99,4 +100,35 @@ test("drizzle's and postgres.js's statements follow DATABASE_PREPARED_STATEMENTS
     }
   };
   expect(await viaSql(plain)).toBe(0);
+});
+
+test("db/raw.ts: one prepared text per row count, numbered row by row; above 100 rows unprepared; none with DATABASE_PREPARED_STATEMENTS=false", async () => {
+  expect(values(2, ["text", "int"], 3)).toBe("($3::text, $4::int), ($5::text, $6::int)");
+  expect(list(3, 2)).toBe("$2, $3, $4");
+  const echo = perRowCount(
+    (n) =>
+      `select v.s, v.n from (values ${values(n, ["text", "int"], 2)}) as v(s, n) where v.n > $1::int order by v.n`,
+  );
+  expect(echo(3, []).text).toBe(echo(3, []).text);
+  expect(echo(3, []).prepare).toBeUndefined();
+  expect(echo(101, []).prepare).toBe(false);
+
+  const rowsOf = (n: number) => Array.from({ length: n }, (_, i) => [`s${i}`, i]);
+  const statements = (app: TestApp) =>
+    app.deps.db.transaction(async (tx) => {
+      const small = await run<{ s: string; n: number }>(tx, echo(3, [0, ...rowsOf(3).flat()]));
+      const big = await run<{ s: string; n: number }>(tx, echo(150, [140, ...rowsOf(150).flat()]));
+      const texts = await run<{ statement: string }>(tx, "select statement from pg_prepared_statements");
+      return { small, big, texts: texts.map((r) => r.statement) };
+    });
+  const on = await statements(prepared);
+  expect(on.small.map((r) => [r.s, r.n])).toEqual([
+    ["s1", 1],
+    ["s2", 2],
+  ]);
+  expect(on.big.map((r) => r.n)).toEqual([141, 142, 143, 144, 145, 146, 147, 148, 149]);
+  expect(on.texts.filter((t) => t.includes("as v(s, n)"))).toEqual([echo(3, []).text]);
+  const off = await statements(plain);
+  expect(off.small).toHaveLength(2);
+  expect(off.texts).toEqual([]);
 });
