@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { plainLine } from "../routes/common.ts";
 
 /**
  * What the detector consumes: one observation of a symbol's trading signal or grade at a time.
@@ -26,9 +27,6 @@ export const GRADE_KINDS = [
 export type GradeKind = (typeof GRADE_KINDS)[number];
 export const SIGNAL_KIND = "trading_signal";
 export type SnapshotKind = typeof SIGNAL_KIND | GradeKind;
-
-/** Labels and component names are shown to people and stored as text: no control characters (U+0000 cannot be stored at all). */
-const CONTROL = /\p{Cc}/u;
 
 /** A symbol as signals, grades and endpoint filters accept it (BTC, BRK.B, BTC/USD, NASDAQ:AAPL). */
 export const SYMBOL_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
@@ -68,22 +66,10 @@ export const GradeSnapshotSchema = z
     kind: z.enum(GRADE_KINDS),
     observedAt,
     score: score.min(0).max(100).openapi({ example: 72.41 }),
-    label: z
-      .string()
-      .trim()
-      .min(1)
-      .max(64)
-      .refine((v) => !CONTROL.test(v), "must not contain control characters")
-      .openapi({ example: "Buy" }),
+    // Labels and component names are shown to people and stored as text: one line, no controls.
+    label: plainLine(z.string().trim().min(1).max(64)).openapi({ example: "Buy" }),
     components: z
-      .record(
-        z
-          .string()
-          .min(1)
-          .max(64)
-          .refine((v) => !CONTROL.test(v), "must not contain control characters"),
-        score,
-      )
+      .record(plainLine(z.string().min(1).max(64)), score)
       .refine((c) => Object.keys(c).length <= 32, "at most 32 components")
       .optional()
       .openapi({ example: { quant: 64.3 } }),

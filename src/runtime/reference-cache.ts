@@ -73,6 +73,11 @@ export class ReferenceCache<V> {
     this.#entries.clear();
   }
 
+  /** False when caching is off (`ttlMs` 0, or disabled): `set` keeps nothing. */
+  get enabled(): boolean {
+    return this.#ttlMs > 0;
+  }
+
   get size(): number {
     return this.#entries.size;
   }

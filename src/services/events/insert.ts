@@ -80,26 +80,24 @@ export async function insertEvents(
       return { ...r, createdAt: at };
     });
   };
-  const tenant = cachedEndpoints && deps.config.FANOUT_INLINE_MAX > 0 ? onlyTenant(rows) : null;
+  const tenant =
+    cachedEndpoints && deps.config.FANOUT_INLINE_MAX > 0 && deps.caches.candidates.enabled
+      ? onlyTenant(rows)
+      : null;
   const cached = tenant ? (deps.caches.candidates.get(tenant) as CachedCandidates | undefined) : undefined;
   if (tenant && cached) {
     // One round trip for the version that vouches for the entry, the rows and their deliveries.
     // The version goes first: when the entry is stale a write may fail because of it (a delivery
     // for an endpoint that is gone), and the stale entry, not that failure, is the news.
     const current = endpointsVersion(tx, tenant);
-    current.catch(() => {});
-    const stale = async () => (await current.catch(() => cached.version)) !== cached.version;
-    let created: { id: string; created_at: string }[];
-    try {
-      [created] = await Promise.all([insert(), fanOutWithinTransaction(deps, tx, rows, cached.candidates)]);
-    } catch (err) {
-      if (!(await stale())) throw err;
-      created = [];
-    }
-    if (await stale()) {
+    const writes = Promise.all([insert(), fanOutWithinTransaction(deps, tx, rows, cached.candidates)]);
+    writes.catch(() => {});
+    // A failed version read leaves the writes' outcome to speak.
+    if ((await current.catch(() => cached.version)) !== cached.version) {
       deps.caches.candidates.delete(tenant);
       throw new StaleCandidates(tenant);
     }
+    const [created] = await writes;
     return stored(created);
   }
   // One round trip for the rows and the endpoints they may go to (the version first), one for the
